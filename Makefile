@@ -1,0 +1,49 @@
+# Two commands: `make run` and `make test`. Both set up whatever is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+CACHE ?= /var/cache/hotline
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the project needs on the host. Asterisk 22 is not among them:
+# it lives in a Debian sid chroot (scripts/build-asterisk-root.sh).
+APT_PACKAGES := debootstrap mosquitto sip-tester baresip-core sox postgresql
+export HOTLINE_CACHE_DIR := $(CACHE)
+
+.PHONY: setup system venv asterisk run test lint pytest bench clean
+
+setup: system venv asterisk
+
+system:
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); }
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+asterisk: system
+	@scripts/build-asterisk-root.sh $(CACHE)/asterisk-root
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+test: setup lint pytest
+
+run: setup
+	$(BIN)/hotline up
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

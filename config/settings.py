@@ -1,0 +1,190 @@
+"""Typed settings, layered: defaults < TOML file < environment.
+
+Settings are read once, at start, by the composition root (`hotline.app`), never at
+import time. A wrong or missing value raises `SettingsError` whose message names the
+key and where the value came from (the file, or the environment variable).
+
+Environment variables are `HOTLINE__SECTION__KEY` (double underscores separate levels),
+for example `HOTLINE__AMI__SECRET=...` or `HOTLINE__DATABASE__URL=postgresql+asyncpg://...`.
+The settings file is the `--config` option or `HOTLINE_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+ENV_PREFIX = "HOTLINE__"
+CONFIG_ENV = "HOTLINE_CONFIG"
+
+
+class SettingsError(Exception):
+    """A settings value is wrong or missing; the message names the key and its source."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmiSettings(_Section):
+    """Where the Asterisk Manager Interface is and how patiently we talk to it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = "hotline"
+    secret: SecretStr = SecretStr("hotline")
+    login_timeout: float = Field(5.0, gt=0)
+    action_timeout: float = Field(5.0, gt=0)
+    reconnect_min: float = Field(0.2, gt=0)
+    reconnect_max: float = Field(10.0, gt=0)
+    queue_size: int = Field(10_000, ge=100)
+
+
+class MqttSettings(_Section):
+    """The bus: an MQTT broker (mosquitto)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    topic_prefix: str = "hotline"
+    client_id: str = "hotline-server"
+    reconnect_min: float = Field(0.2, gt=0)
+    reconnect_max: float = Field(10.0, gt=0)
+    outbox_limit: int = Field(10_000, ge=10)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+class DatabaseSettings(_Section):
+    """The store: SQLite file by default, PostgreSQL by URL."""
+
+    url: str = "sqlite+aiosqlite:////var/lib/hotline/hotline.db"
+    echo: bool = False
+
+
+class HttpSettings(_Section):
+    """The aiohttp app: desktop, portal, wallboard and REST API."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    cookie_secure: bool = False
+    session_hours: float = Field(12.0, gt=0)
+
+
+class AsrSettings(_Section):
+    """Live transcription: the AudioSocket server and the Vosk recognizer pool."""
+
+    model_path: Path | None = None
+    workers: int = Field(0, ge=0, description="0 means the number of cores")
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = Field(9092, ge=0, le=65535)
+
+
+class PbxSettings(_Section):
+    """The local Asterisk that `hotline up` and the tests run (not used in production)."""
+
+    root: Path = Path("/var/cache/hotline/asterisk-root")
+    sip_port: int = Field(5060, ge=0, le=65535)
+    operators: int = Field(4, ge=0, le=500)
+    operator_password: SecretStr = SecretStr("hotline")
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(_Section):
+    ami: AmiSettings = AmiSettings()
+    mqtt: MqttSettings = MqttSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    asr: AsrSettings = AsrSettings()
+    pbx: PbxSettings = PbxSettings()
+    log: LogSettings = LogSettings()
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read defaults, then the TOML file (if any), then the environment; validate once."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    sources: dict[tuple[str, ...], str] = {}
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_toml(path)
+        for key in _leaf_keys(data):
+            sources[key] = str(path)
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        if not all(key):
+            raise SettingsError(f"environment variable {name}: malformed settings key")
+        _put(data, key, value, name)
+        sources[key] = f"environment variable {name}"
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(_describe(err, sources)) from err
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as err:
+        raise SettingsError(f"settings file {path} does not exist") from err
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"settings file {path}: {err}") from err
+
+
+def _leaf_keys(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = []
+    for k, v in data.items():
+        if isinstance(v, Mapping):
+            keys.extend(_leaf_keys(v, (*prefix, k)))
+        else:
+            keys.append((*prefix, k))
+    return keys
+
+
+def _put(data: dict[str, Any], key: tuple[str, ...], value: str, name: str) -> None:
+    node = data
+    for part in key[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise SettingsError(f"environment variable {name}: {'.'.join(key)} is not a section")
+        node = child
+    node[key[-1]] = value
+
+
+def _describe(err: ValidationError, sources: Mapping[tuple[str, ...], str]) -> str:
+    lines = []
+    for problem in err.errors():
+        loc = tuple(str(p) for p in problem["loc"])
+        source = _source_of(loc, sources)
+        where = f" (from {source})" if source else ""
+        lines.append(f"setting {'.'.join(loc)}{where}: {problem['msg']}")
+    return "; ".join(lines)
+
+
+def _source_of(loc: tuple[str, ...], sources: Mapping[tuple[str, ...], str]) -> str | None:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in sources:
+            return sources[loc[:n]]
+    for key, source in sources.items():  # an unknown section: report its file
+        if key[: len(loc)] == loc:
+            return source
+    return None
