@@ -1,0 +1,1 @@
+"""Accounts and roles: operators, supervisors, unit handlers, admins; API tokens."""
