@@ -1,0 +1,428 @@
+"""A real Asterisk 22 for tests and `hotline up`: render, start, wait, stop, crash.
+
+Theory of operation
+-------------------
+Asterisk lives in a Debian sid chroot (scripts/build-asterisk-root.sh). Each instance
+gets its own folder ROOT/inst/NAME/{etc,run,log,spool,lib}; asterisk.conf points its
+[directories] there while modules and sounds stay the chroot's own. Config files are
+rendered from config/asterisk/*.tmpl with `string.Template` (`$$` is a literal `$`, so
+dialplan `$${EXTEN}` renders as `${EXTEN}`).
+
+`Pbx.start()` removes a stale asterisk.ctl / asterisk.pid (left by kill -9), runs
+`chroot ROOT /usr/sbin/asterisk -C /inst/NAME/etc/asterisk.conf -f -n` with its console
+in log/asterisk.out, then polls `asterisk -rx 'core waitfullybooted'` until it succeeds.
+`stop()` asks `core stop now`, then SIGTERM, then SIGKILL, each with a deadline; `kill()`
+is SIGKILL alone (a crash). Every instance has its own ports, so several run side by side.
+
+Accounts: operator N (default 1001..1004) registers as SIP user `opN` with password
+`PbxConfig.operator_password`; it is reachable at extension N and is a static member of
+the default queue `hotline-default`. Citizens call any number into context `from-pstn`
+(identified by IP 127.0.0.1 as endpoint `pstn`); the dialled number is HOTLINE_DNIS.
+
+Errors::
+
+    PbxError               anything this controller reports
+    ├── PbxRootMissing     the chroot is not built (run `make setup`)
+    ├── PbxBootError       Asterisk exited or did not become fully booted in time
+    └── PbxCommandError    `asterisk -rx` failed (not running, or bad command)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from types import TracebackType
+
+import structlog
+
+from lab import procs
+from lab.ports import free_tcp_port, free_udp_port, free_udp_range
+
+log = structlog.get_logger()
+
+DEFAULT_ROOT = Path("/var/cache/hotline/asterisk-root")
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "config" / "asterisk"
+HOST = "127.0.0.1"
+
+# fmt: off
+MODULES = (
+    # core services
+    "res_timing_timerfd", "res_sorcery_config", "res_sorcery_memory", "res_sorcery_astdb",
+    "res_musiconhold", "res_rtp_asterisk", "res_clioriginate", "res_audiosocket",
+    # pjsip stack
+    "res_pjproject", "res_pjsip", "res_pjsip_session", "chan_pjsip",
+    "res_pjsip_authenticator_digest", "res_pjsip_outbound_authenticator_digest",
+    "res_pjsip_endpoint_identifier_user", "res_pjsip_endpoint_identifier_ip",
+    "res_pjsip_endpoint_identifier_anonymous", "res_pjsip_registrar", "res_pjsip_sdp_rtp",
+    "res_pjsip_caller_id", "res_pjsip_dtmf_info", "res_pjsip_rfc3326", "res_pjsip_nat",
+    "res_pjsip_header_funcs", "res_pjsip_logger", "res_pjsip_acl", "res_pjsip_diversion",
+    "res_pjsip_dlg_options",
+    # channels and bridges
+    "chan_audiosocket", "chan_bridge_media", "bridge_simple", "bridge_native_rtp",
+    "bridge_holding", "bridge_builtin_features", "bridge_softmix",
+    # codecs and formats
+    "codec_ulaw", "codec_alaw", "codec_a_mu", "codec_gsm", "codec_resample",
+    "format_wav", "format_pcm", "format_sln", "format_gsm",
+    # dialplan and applications
+    "pbx_config", "app_queue", "app_dial", "app_chanspy", "app_read", "app_playback",
+    "app_userevent", "app_originate", "app_stack", "app_mixmonitor", "app_audiosocket",
+    "app_verbose", "app_senddtmf", "app_echo", "app_exec",
+    # functions
+    "func_callerid", "func_channel", "func_strings", "func_logic", "func_global",
+    "func_math", "func_uuid", "func_cut", "func_hangupcause", "func_dialplan",
+    "func_pjsip_endpoint", "func_pjsip_contact", "func_pjsip_aor", "func_devstate",
+    "func_timeout",
+)
+# fmt: on
+
+_TEMPLATES = (
+    "asterisk.conf",
+    "modules.conf",
+    "logger.conf",
+    "manager.conf",
+    "pjsip.conf",
+    "rtp.conf",
+    "queues.conf",
+    "extensions.conf",
+    "musiconhold.conf",
+    "indications.conf",
+)
+
+
+class PbxError(RuntimeError):
+    """Something went wrong with a lab Asterisk."""
+
+
+class PbxRootMissing(PbxError):
+    """The Asterisk chroot does not exist or is incomplete."""
+
+
+class PbxBootError(PbxError):
+    """Asterisk exited during start or was not fully booted by the deadline."""
+
+
+class PbxCommandError(PbxError):
+    """A CLI command (`asterisk -rx`) failed."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator's SIP account: user `op<extension>`, reachable at `extension`."""
+
+    extension: str
+    password: str
+
+    @property
+    def username(self) -> str:
+        return f"op{self.extension}"
+
+
+@dataclass(frozen=True)
+class PbxEndpoints:
+    """How to reach a running lab Asterisk (what `hotline up` publishes)."""
+
+    ami_host: str
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    sip_host: str
+    sip_port: int
+    operators: tuple[Operator, ...]
+    default_queue: str
+
+
+@dataclass(frozen=True)
+class PbxConfig:
+    """Everything that makes one Asterisk instance different from another."""
+
+    name: str
+    ami_port: int
+    sip_port: int
+    rtp_start: int
+    rtp_end: int
+    root: Path = DEFAULT_ROOT
+    ami_username: str = "hotline"
+    ami_secret: str = "hotline-lab"
+    operators: tuple[Operator, ...] = field(
+        default_factory=lambda: tuple(Operator(str(n), f"pw{n}") for n in range(1001, 1005))
+    )
+    audiosocket_host: str = HOST
+    audiosocket_port: int = 9092
+    default_queue: str = "hotline-default"
+    queue_strategy: str = "ringall"
+    pstn_contact: str | None = None  # e.g. "sip:127.0.0.1:5070" (a sipp UAS for callbacks)
+
+    @classmethod
+    def allocate(
+        cls,
+        name: str,
+        *,
+        root: Path = DEFAULT_ROOT,
+        operators: int = 4,
+        rtp_ports: int = 40,
+        **overrides: object,
+    ) -> PbxConfig:
+        """A config with free loopback ports for AMI, SIP and an RTP range."""
+        rtp = free_udp_range(rtp_ports)
+        ops = tuple(Operator(str(n), f"pw{n}") for n in range(1001, 1001 + operators))
+        return cls(
+            name=name,
+            root=root,
+            ami_port=free_tcp_port(),
+            sip_port=free_udp_port(),
+            rtp_start=rtp.start,
+            rtp_end=rtp.stop - 1,
+            operators=ops,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    @property
+    def inst(self) -> str:
+        """The instance folder as Asterisk sees it (inside the chroot)."""
+        return f"/inst/{self.name}"
+
+    @property
+    def host_dir(self) -> Path:
+        """The instance folder as we see it (outside the chroot)."""
+        return self.root / "inst" / self.name
+
+    def endpoints(self) -> PbxEndpoints:
+        return PbxEndpoints(
+            ami_host=HOST,
+            ami_port=self.ami_port,
+            ami_username=self.ami_username,
+            ami_secret=self.ami_secret,
+            sip_host=HOST,
+            sip_port=self.sip_port,
+            operators=self.operators,
+            default_queue=self.default_queue,
+        )
+
+
+def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, str]:
+    """Config file name -> text for one instance (pure: reads only the templates)."""
+
+    def tmpl(name: str) -> Template:
+        return Template((template_dir / f"{name}.tmpl").read_text(encoding="utf-8"))
+
+    op_tmpl = tmpl("operator.pjsip")
+    values: dict[str, object] = {
+        "name": config.name,
+        "inst": config.inst,
+        "ami_port": config.ami_port,
+        "ami_username": config.ami_username,
+        "ami_secret": config.ami_secret,
+        "sip_port": config.sip_port,
+        "rtp_start": config.rtp_start,
+        "rtp_end": config.rtp_end,
+        "audiosocket_host": config.audiosocket_host,
+        "audiosocket_port": config.audiosocket_port,
+        "default_queue": config.default_queue,
+        "queue_strategy": config.queue_strategy,
+        "modules": "\n".join(f"load = {m}.so" for m in MODULES),
+        "pstn_contact_line": (
+            f"contact = {config.pstn_contact}" if config.pstn_contact else "; no contact"
+        ),
+        "operators": "".join(
+            op_tmpl.substitute(user=o.username, extension=o.extension, password=o.password)
+            for o in config.operators
+        ),
+        "members": "\n".join(
+            f"member => PJSIP/{o.username},0,{o.username},PJSIP/{o.username}"
+            for o in config.operators
+        ),
+        "operator_extens": "\n".join(
+            f"exten => {o.extension},1,Dial(PJSIP/{o.username},30)\n same => n,Hangup()"
+            for o in config.operators
+        ),
+    }
+    return {f"{name}": tmpl(name).substitute(values) for name in _TEMPLATES}
+
+
+def _alive(pid_text: str) -> bool:
+    try:
+        os.kill(int(pid_text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Pbx:
+    """One lab Asterisk instance. Synchronous; use asyncio.to_thread from async code."""
+
+    def __init__(self, config: PbxConfig) -> None:
+        self.config = config
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.dir = config.host_dir
+        self.log_path = self.dir / "log" / "asterisk.out"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Render config, start Asterisk, return once it is fully booted."""
+        if self.is_running:
+            return
+        self._check_root()
+        self._prepare_dirs()
+        began = time.monotonic()
+        self._proc = procs.spawn(
+            [
+                "chroot",
+                str(self.config.root),
+                "/usr/sbin/asterisk",
+                "-C",
+                f"{self.config.inst}/etc/asterisk.conf",
+                "-f",
+                "-n",
+            ],
+            self.log_path,
+        )
+        deadline = began + timeout
+        while True:
+            if self._proc.poll() is not None:
+                raise PbxBootError(self._boot_failure(f"exited with {self._proc.returncode}"))
+            if self._fully_booted():
+                break
+            if time.monotonic() >= deadline:
+                self.kill()
+                raise PbxBootError(self._boot_failure(f"not fully booted after {timeout:.0f}s"))
+            time.sleep(0.05)
+        log.info(
+            "pbx.started",
+            name=self.config.name,
+            pid=self._proc.pid,
+            seconds=round(time.monotonic() - began, 2),
+            ami_port=self.config.ami_port,
+            sip_port=self.config.sip_port,
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop cleanly: `core stop now`, then SIGTERM, then SIGKILL, each with a deadline."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                self._rx("core stop now", timeout=timeout)
+            except PbxError as err:
+                log.warning("pbx.stop_command_failed", name=self.config.name, error=str(err))
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("pbx.stop_sigterm", name=self.config.name)
+        procs.terminate(proc, timeout)
+        self._proc = None
+        log.info("pbx.stopped", name=self.config.name)
+
+    def kill(self) -> None:
+        """SIGKILL Asterisk (a crash): its ctl and pid files stay behind."""
+        if self._proc is None:
+            return
+        procs.signal_group(self._proc, signal.SIGKILL)
+        self._proc.wait(5)
+        self._proc = None
+        log.info("pbx.killed", name=self.config.name)
+
+    def cleanup(self) -> None:
+        """Stop if running and delete the instance folder."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.is_running and self._proc else None
+
+    @property
+    def endpoints(self) -> PbxEndpoints:
+        return self.config.endpoints()
+
+    def cli(self, command: str, timeout: float = 5.0) -> str:
+        """Run one CLI command through the control socket; return its output."""
+        if not self.is_running:
+            raise PbxCommandError(f"asterisk {self.config.name} is not running: {command!r}")
+        return self._rx(command, timeout=timeout)
+
+    def __enter__(self) -> Pbx:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _check_root(self) -> None:
+        binary = self.config.root / "usr" / "sbin" / "asterisk"
+        if not binary.exists():
+            raise PbxRootMissing(
+                f"no Asterisk chroot at {self.config.root} ({binary} missing): run `make setup`"
+            )
+
+    def _prepare_dirs(self) -> None:
+        for sub in ("etc", "run", "log", "spool", "lib"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        pid_file = self.dir / "run" / "asterisk.pid"
+        if pid_file.exists() and _alive(pid_file.read_text().strip()):
+            raise PbxBootError(
+                f"asterisk {self.config.name} is already running (pid file {pid_file})"
+            )
+        # A crash (kill -9) leaves these behind; Asterisk refuses or misbehaves with them.
+        for stale in ("asterisk.ctl", "asterisk.pid"):
+            (self.dir / "run" / stale).unlink(missing_ok=True)
+        for name, text in render(self.config).items():
+            (self.dir / "etc" / name).write_text(text, encoding="utf-8")
+        self.log_path.write_bytes(b"")
+
+    def _rx(self, command: str, timeout: float) -> str:
+        argv = [
+            "chroot",
+            str(self.config.root),
+            "/usr/sbin/asterisk",
+            "-C",
+            f"{self.config.inst}/etc/asterisk.conf",
+            "-rx",
+            command,
+        ]
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as err:
+            raise PbxCommandError(f"{command!r} timed out after {timeout}s") from err
+        out = done.stdout.decode("utf-8", errors="replace")
+        if done.returncode != 0 or "Unable to connect to remote asterisk" in out:
+            err_text = done.stderr.decode("utf-8", errors="replace").strip()
+            raise PbxCommandError(
+                f"{command!r} failed (exit {done.returncode}): {(err_text or out).strip()}"
+            )
+        return out
+
+    def _fully_booted(self) -> bool:
+        if not (self.dir / "run" / "asterisk.ctl").exists():
+            return False
+        try:
+            self._rx("core waitfullybooted", timeout=5)
+        except PbxCommandError:
+            return False
+        return True
+
+    def _boot_failure(self, why: str) -> str:
+        return (
+            f"asterisk {self.config.name} {why}; last lines of {self.log_path}:\n"
+            f"{procs.tail(self.log_path)}"
+        )
