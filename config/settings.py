@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 ENV_PREFIX = "HOTLINE__"
 CONFIG_ENV = "HOTLINE_CONFIG"
@@ -56,11 +56,22 @@ class MqttSettings(_Section):
     client_id: str = "hotline-server"
     reconnect_min: float = Field(0.2, gt=0)
     reconnect_max: float = Field(10.0, gt=0)
-    outbox_limit: int = Field(10_000, ge=10)
+    outbox_limit: int = Field(10_000, ge=10, description="messages waiting for the broker")
+    in_flight: int = Field(64, ge=1, le=65_000, description="messages sent, not yet acked")
+    keepalive: int = Field(30, ge=5, description="seconds between MQTT pings")
+    timeout: float = Field(5.0, gt=0, description="seconds for connect, ack, subscribe")
+    close_timeout: float = Field(5.0, ge=0, description="seconds to flush state on close")
+    subscriber_queue: int = Field(10_000, ge=10, description="messages per slow subscriber")
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> MqttSettings:
+        if self.reconnect_max < self.reconnect_min:
+            raise ValueError("mqtt.reconnect_max must not be below mqtt.reconnect_min")
+        return self
 
 
 class DatabaseSettings(_Section):
@@ -68,6 +79,9 @@ class DatabaseSettings(_Section):
 
     url: str = "sqlite+aiosqlite:////var/lib/hotline/hotline.db"
     echo: bool = False
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to open one connection")
+    busy_timeout: float = Field(5.0, ge=0, description="SQLite: seconds to wait for a lock")
+    pool_size: int = Field(5, ge=1, description="PostgreSQL: pooled connections")
 
 
 class HttpSettings(_Section):

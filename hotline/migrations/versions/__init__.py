@@ -1,0 +1,1 @@
+"""One migration per file, in order: see `hotline.migrations` for how to add one."""
