@@ -56,7 +56,7 @@ MODULES = (
     "res_timing_timerfd", "res_sorcery_config", "res_sorcery_memory", "res_sorcery_astdb",
     "res_musiconhold", "res_rtp_asterisk", "res_clioriginate", "res_audiosocket",
     # pjsip stack
-    "res_pjproject", "res_pjsip", "res_pjsip_session", "chan_pjsip",
+    "res_pjproject", "res_pjsip", "res_pjsip_session", "res_pjsip_pubsub", "chan_pjsip",
     "res_pjsip_authenticator_digest", "res_pjsip_outbound_authenticator_digest",
     "res_pjsip_endpoint_identifier_user", "res_pjsip_endpoint_identifier_ip",
     "res_pjsip_endpoint_identifier_anonymous", "res_pjsip_registrar", "res_pjsip_sdp_rtp",
@@ -93,6 +93,19 @@ _TEMPLATES = (
     "musiconhold.conf",
     "indications.conf",
 )
+
+
+# Files Asterisk reads at boot whatever the module list; empty ones silence its errors.
+_QUIET_CONFIGS = {
+    "cdr.conf": "[general]\nenable = no\n",
+    "cel.conf": "[general]\nenable = no\n",
+    "features.conf": "[general]\n",
+    "ccss.conf": "[general]\n",
+    "acl.conf": "",
+    "udptl.conf": "[general]\n",
+    "pjproject.conf": "",
+    "queuerules.conf": "",
+}
 
 
 class PbxError(RuntimeError):
@@ -225,7 +238,7 @@ def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, st
         "audiosocket_port": config.audiosocket_port,
         "default_queue": config.default_queue,
         "queue_strategy": config.queue_strategy,
-        "modules": "\n".join(f"load = {m}.so" for m in MODULES),
+        "modules": "\n".join(f"require = {m}.so" for m in MODULES),
         "pstn_contact_line": (
             f"contact = {config.pstn_contact}" if config.pstn_contact else "; no contact"
         ),
@@ -242,7 +255,8 @@ def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, st
             for o in config.operators
         ),
     }
-    return {f"{name}": tmpl(name).substitute(values) for name in _TEMPLATES}
+    rendered = {name: tmpl(name).substitute(values) for name in _TEMPLATES}
+    return {**_QUIET_CONFIGS, **rendered}
 
 
 def _alive(pid_text: str) -> bool:
@@ -416,10 +430,11 @@ class Pbx:
         if not (self.dir / "run" / "asterisk.ctl").exists():
             return False
         try:
-            self._rx("core waitfullybooted", timeout=5)
+            out = self._rx("core waitfullybooted", timeout=5)
         except PbxCommandError:
             return False
-        return True
+        # An Asterisk that fails a required module also ends the wait, while exiting.
+        return "fully booted" in out and self.is_running
 
     def _boot_failure(self, why: str) -> str:
         return (
