@@ -1,0 +1,452 @@
+"""What travels on the bus: topics, event types and the JSON envelope. Pure: no I/O.
+
+Topic scheme (docs/bus.md is the reader's version of this)::
+
+    {prefix}/v1/{domain}/{entity_id}/{event}
+
+    hotline/v1/call/<linkedid>/offered|routed|answered|ended      state
+    hotline/v1/operator/<extension>/state                          state, retained
+    hotline/v1/transcript/<call_id>/partial                        ephemeral
+    hotline/v1/transcript/<call_id>/final                          state
+    hotline/v1/order/<order_id>/<step>                             state
+    hotline/v1/alert/<call_id>/keyword                             state
+    hotline/v1/pbx/<instance>/connection                           state, retained
+    hotline/v1/system/<component>/health                           state, retained
+    hotline/v1/system/<component>/lag                              ephemeral
+
+Every event class says how it travels: a **state** event must not be lost (QoS 1, kept in
+the outbox until the broker acknowledges it); an **ephemeral** one is a figure that the
+next one replaces (QoS 0, dropped oldest-first when the outbox is full, counted).
+Retained events are those a late subscriber needs the last one of.
+
+Payload: UTF-8 JSON, Chinese text as is (``ensure_ascii=False``)::
+
+    {"schema": 1, "type": "call.answered", "id": "<uuid4>", "time": "<ISO-8601 UTC>",
+     "source": "hotline-server", "data": {...the event's fields...}}
+
+`encode()` builds it from a typed event; `decode()` turns bytes received on a topic back
+into an `Envelope` holding a typed event, checking the schema version, the type, the
+fields and that the topic agrees with the data. Producers may add fields within one
+schema version (receivers ignore unknown fields); removing or changing a field means a
+new schema version and a new topic version.
+
+Exceptions::
+
+    BusError                  anything the bus reports (hotline.bus raises subclasses too)
+     ├── TopicError           a topic (or a level of it) that breaks the scheme
+     └── EnvelopeError        a payload that is not a valid envelope for its topic
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+TOPIC_VERSION = "v1"
+
+
+class BusError(Exception):
+    """Something about the bus or what travels on it is wrong."""
+
+
+class TopicError(BusError):
+    """A topic or topic level that does not fit the scheme."""
+
+
+class EnvelopeError(BusError):
+    """A received payload that is not a valid envelope for the topic it came on."""
+
+
+class Delivery(enum.Enum):
+    """How hard the bus tries: see the module docstring."""
+
+    STATE = "state"  # QoS 1, kept until acknowledged
+    EPHEMERAL = "ephemeral"  # QoS 0, may be dropped oldest-first
+
+    @property
+    def qos(self) -> int:
+        return 1 if self is Delivery.STATE else 0
+
+
+class Domain(enum.StrEnum):
+    CALL = "call"
+    OPERATOR = "operator"
+    TRANSCRIPT = "transcript"
+    ORDER = "order"
+    ALERT = "alert"
+    PBX = "pbx"
+    SYSTEM = "system"
+
+
+# One topic level: no separators or wildcards, no leading '$' (reserved by brokers).
+_LEVEL = re.compile(r"^[^/+#$\x00][^/+#\x00]*$")
+
+
+def check_level(value: str, what: str = "topic level") -> str:
+    """Return `value` if it can be one topic level, else raise TopicError."""
+    if not _LEVEL.match(value):
+        raise TopicError(f"{what} {value!r} cannot be a topic level (empty, '/', '+', '#', '$')")
+    return value
+
+
+# ---------------------------------------------------------------------------- events
+
+
+class BusEvent(BaseModel):
+    """Base of every event: a frozen pydantic model whose fields are the envelope's data.
+
+    Subclasses set `domain`, `event` (or override `event_name` when it comes from a
+    field), `delivery`, `retain` and `entity_field` (the field that names the entity).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    domain: ClassVar[Domain]
+    event: ClassVar[str] = ""
+    delivery: ClassVar[Delivery] = Delivery.STATE
+    retain: ClassVar[bool] = False
+    entity_field: ClassVar[str]
+
+    def event_name(self) -> str:
+        return self.event
+
+    @property
+    def type(self) -> str:
+        return f"{self.domain}.{self.event_name()}"
+
+    @property
+    def entity_id(self) -> str:
+        return str(getattr(self, self.entity_field))
+
+    def topic(self, prefix: str) -> str:
+        return build_topic(prefix, self.domain, self.entity_id, self.event_name())
+
+
+class CallOffered(BusEvent):
+    """A citizen's call reached the centre (ringing a queue)."""
+
+    domain = Domain.CALL
+    event = "offered"
+    entity_field = "linkedid"
+    linkedid: str
+    caller_number: str
+    caller_name: str | None = None
+    dnis: str | None = None  # the number dialled: which merged hotline the caller meant
+    queue: str | None = None
+
+
+class CallRouted(BusEvent):
+    """The routing decision for a call: the queue or operator it was sent to and why."""
+
+    domain = Domain.CALL
+    event = "routed"
+    entity_field = "linkedid"
+    linkedid: str
+    queue: str | None = None
+    extension: str | None = None
+    reason: str = ""
+
+
+class CallAnswered(BusEvent):
+    domain = Domain.CALL
+    event = "answered"
+    entity_field = "linkedid"
+    linkedid: str
+    extension: str
+    wait_seconds: float | None = None
+
+
+class CallEnded(BusEvent):
+    domain = Domain.CALL
+    event = "ended"
+    entity_field = "linkedid"
+    linkedid: str
+    answered: bool
+    cause: str = ""
+    duration_seconds: float | None = None
+
+
+class OperatorState(BusEvent):
+    """An operator seat's state (idle, ringing, on_call, wrap_up, paused, offline)."""
+
+    domain = Domain.OPERATOR
+    event = "state"
+    retain = True
+    entity_field = "extension"
+    extension: str
+    state: str
+    reason: str | None = None
+
+
+class TranscriptPartial(BusEvent):
+    """Words recognised so far in the current segment; the next partial replaces it."""
+
+    domain = Domain.TRANSCRIPT
+    event = "partial"
+    delivery = Delivery.EPHEMERAL
+    entity_field = "call_id"
+    call_id: str
+    channel: Literal["caller", "operator"]
+    segment: int = Field(ge=0)
+    text: str
+
+
+class TranscriptFinal(BusEvent):
+    """One finished segment of speech, kept with the call."""
+
+    domain = Domain.TRANSCRIPT
+    event = "final"
+    entity_field = "call_id"
+    call_id: str
+    channel: Literal["caller", "operator"]
+    segment: int = Field(ge=0)
+    text: str
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+
+
+class OrderStep(BusEvent):
+    """A work order moved one step in its lifecycle (accepted, dispatched, resolved...)."""
+
+    domain = Domain.ORDER
+    entity_field = "order_id"
+    order_id: str
+    step: str = Field(pattern=r"^[a-z][a-z_]*$")
+    actor: str | None = None
+    unit: str | None = None
+    note: str | None = None
+
+    def event_name(self) -> str:
+        return self.step
+
+
+class KeywordAlert(BusEvent):
+    """A watched keyword was heard on a call (e.g. 煤气, 自杀)."""
+
+    domain = Domain.ALERT
+    event = "keyword"
+    entity_field = "call_id"
+    call_id: str
+    keyword: str
+    channel: Literal["caller", "operator"]
+    text: str = ""
+
+
+class PbxConnection(BusEvent):
+    """Whether the AMI adapter is logged in to one Asterisk instance."""
+
+    domain = Domain.PBX
+    event = "connection"
+    retain = True
+    entity_field = "instance"
+    instance: str
+    connected: bool
+    detail: str = ""
+
+
+class SystemHealth(BusEvent):
+    domain = Domain.SYSTEM
+    event = "health"
+    retain = True
+    entity_field = "component"
+    component: str
+    status: Literal["up", "degraded", "down"]
+    detail: str = ""
+
+
+class SystemLag(BusEvent):
+    """A lag figure (e.g. recogniser backlog); only the latest one matters."""
+
+    domain = Domain.SYSTEM
+    event = "lag"
+    delivery = Delivery.EPHEMERAL
+    entity_field = "component"
+    component: str
+    lag_seconds: float = Field(ge=0)
+
+
+_FIXED: tuple[type[BusEvent], ...] = (
+    CallOffered,
+    CallRouted,
+    CallAnswered,
+    CallEnded,
+    OperatorState,
+    TranscriptPartial,
+    TranscriptFinal,
+    KeywordAlert,
+    PbxConnection,
+    SystemHealth,
+    SystemLag,
+)
+# Domains whose event name comes from a field: every event in the domain is this class.
+_BY_DOMAIN: dict[Domain, type[BusEvent]] = {Domain.ORDER: OrderStep}
+_BY_TYPE: dict[str, type[BusEvent]] = {f"{c.domain}.{c.event}": c for c in _FIXED}
+
+
+def event_class(type_: str) -> type[BusEvent]:
+    """The event class for a type such as 'call.answered'; raise EnvelopeError if unknown."""
+    if type_ in _BY_TYPE:
+        return _BY_TYPE[type_]
+    domain, _, _ = type_.partition(".")
+    for d, cls in _BY_DOMAIN.items():
+        if domain == d.value:
+            return cls
+    raise EnvelopeError(f"unknown event type {type_!r}")
+
+
+# ---------------------------------------------------------------------------- topics
+
+
+@dataclass(frozen=True, slots=True)
+class TopicParts:
+    domain: Domain
+    entity_id: str
+    event: str
+
+
+def _check_prefix(prefix: str) -> list[str]:
+    levels = prefix.split("/")
+    for level in levels:
+        check_level(level, "topic prefix level")
+    return levels
+
+
+def build_topic(prefix: str, domain: Domain | str, entity_id: str, event: str) -> str:
+    """`{prefix}/v1/{domain}/{entity_id}/{event}`, every level checked."""
+    _check_prefix(prefix)
+    d = Domain(domain) if isinstance(domain, str) else domain
+    check_level(entity_id, f"{d} id")
+    check_level(event, "event name")
+    return f"{prefix}/{TOPIC_VERSION}/{d}/{entity_id}/{event}"
+
+
+def topic_filter(
+    prefix: str,
+    domain: Domain | str | None = None,
+    entity_id: str | None = None,
+    event: str | None = None,
+) -> str:
+    """A subscription filter; None levels become '+' (or a trailing '#' for 'everything')."""
+    _check_prefix(prefix)
+    if domain is None and entity_id is None and event is None:
+        return f"{prefix}/{TOPIC_VERSION}/#"
+    levels = [
+        str(Domain(domain)) if domain is not None else "+",
+        check_level(entity_id, "entity id") if entity_id is not None else "+",
+        check_level(event, "event name") if event is not None else "+",
+    ]
+    return "/".join([prefix, TOPIC_VERSION, *levels])
+
+
+def parse_topic(prefix: str, topic: str) -> TopicParts:
+    """Split a concrete topic of our scheme; raise TopicError if it is not one."""
+    head = _check_prefix(prefix)
+    levels = topic.split("/")
+    if levels[: len(head)] != head:
+        raise TopicError(f"topic {topic!r} does not start with prefix {prefix!r}")
+    rest = levels[len(head) :]
+    if len(rest) != 4:
+        raise TopicError(f"topic {topic!r}: expected {prefix}/v1/domain/entity/event")
+    version, domain, entity_id, event = rest
+    if version != TOPIC_VERSION:
+        raise TopicError(f"topic {topic!r}: version {version!r}, this code speaks {TOPIC_VERSION}")
+    try:
+        d = Domain(domain)
+    except ValueError as err:
+        raise TopicError(f"topic {topic!r}: unknown domain {domain!r}") from err
+    check_level(entity_id, "entity id")
+    check_level(event, "event name")
+    return TopicParts(d, entity_id, event)
+
+
+# -------------------------------------------------------------------------- envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event with its metadata, as sent or as received."""
+
+    event: BusEvent
+    source: str
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def type(self) -> str:
+        return self.event.type
+
+
+class _Wire(BaseModel):
+    """The envelope as it is on the wire, before `data` is given its type."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    schema_: int = Field(alias="schema")
+    type: str = Field(pattern=r"^[a-z]+\.[a-z][a-z_]*$")
+    id: uuid.UUID
+    time: datetime
+    source: str
+    data: dict[str, Any]
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The envelope as UTF-8 JSON bytes (Chinese kept as is)."""
+    doc = {
+        "schema": SCHEMA_VERSION,
+        "type": envelope.type,
+        "id": str(envelope.id),
+        "time": envelope.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "source": envelope.source,
+        "data": envelope.event.model_dump(mode="json"),
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode(payload: bytes, topic: TopicParts | None = None) -> Envelope:
+    """Parse and validate a received payload; raise EnvelopeError saying what is wrong.
+
+    With `topic`, also check that the topic it came on agrees with the event in it.
+    """
+    try:
+        text = payload.decode("utf-8")
+        doc = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise EnvelopeError(f"payload is not UTF-8 JSON: {err}") from err
+    if not isinstance(doc, dict):
+        raise EnvelopeError(f"payload is JSON {type(doc).__name__}, not an object")
+    schema = doc.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise EnvelopeError(f"schema {schema!r}: this code reads schema {SCHEMA_VERSION}")
+    try:
+        wire = _Wire.model_validate(doc)
+    except ValidationError as err:
+        raise EnvelopeError(f"bad envelope: {_problems(err)}") from err
+    if wire.time.tzinfo is None:
+        raise EnvelopeError(f"envelope time {wire.time.isoformat()} has no time zone")
+    cls = event_class(wire.type)
+    try:
+        event = cls.model_validate(wire.data)
+    except ValidationError as err:
+        raise EnvelopeError(f"bad data for {wire.type}: {_problems(err)}") from err
+    if event.type != wire.type:
+        raise EnvelopeError(f"envelope type {wire.type!r} but data says {event.type!r}")
+    if topic is not None:
+        expected = (topic.domain, topic.entity_id, topic.event)
+        got = (event.domain, event.entity_id, event.event_name())
+        if expected != got:
+            raise EnvelopeError(f"topic says {expected!r} but the event is {got!r}")
+    return Envelope(event=event, source=wire.source, id=wire.id, time=wire.time)
+
+
+def _problems(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
+    )
