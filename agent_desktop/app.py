@@ -81,6 +81,7 @@ def create_app(deps: WebDeps) -> web.Application:
     app[ROUTES] = routes
     app[ROUTE_INDEX] = MappingProxyType(index)
     app[OPENAPI] = build_document(routes, title=API_TITLE, version=API_VERSION)
+    app.on_response_prepare.append(_common_headers)
     app.cleanup_ctx.append(_login_throttle)
     for table in tables:
         app.cleanup_ctx.extend(table.cleanup_ctx)
@@ -90,3 +91,8 @@ def create_app(deps: WebDeps) -> web.Application:
 async def _login_throttle(app: web.Application) -> AsyncIterator[None]:
     app[THROTTLE] = LoginThrottle()
     yield
+
+
+async def _common_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")

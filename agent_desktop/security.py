@@ -30,6 +30,8 @@ that reveals nothing about which usernames exist.
 from __future__ import annotations
 
 import hmac
+import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -154,28 +158,34 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
 
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One log line per request; every line logged while handling it carries request_id."""
     started = time.perf_counter()
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
     status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:  # redirects raised by a handler and passed through
-        status = exc.status
-        raise
-    except BaseException:
-        status = 499  # the client went away (or the server is stopping)
-        raise
-    finally:
-        principal = request.get(PRINCIPAL)
-        log.info(
-            "http.request",
-            method=request.method,
-            path=request.path,
-            status=status,
-            user=principal.user.username if principal else None,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        except web.HTTPException as exc:  # redirects raised by a handler and passed through
+            status = exc.status
+            exc.headers[REQUEST_ID_HEADER] = request_id
+            raise
+        except BaseException:
+            status = 499  # the client went away (or the server is stopping)
+            raise
+        finally:
+            principal = request.get(PRINCIPAL)
+            log.info(
+                "http.request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                user=principal.user.username if principal else None,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
 
 @web.middleware

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from structlog.testing import capture_logs
 from yarl import URL
 
 from accounts import repo
@@ -305,6 +307,21 @@ async def test_bearer_requests_need_no_csrf_and_bad_json_is_a_clear_400(lab: Lab
         assert wrong_method.status == 405
         assert "Allow" in wrong_method.headers
         assert (await wrong_method.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_each_request_is_logged_with_user_status_and_time(lab: Lab) -> None:
+    http, user, _csrf = await signed_in(lab, Role.operator)
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with http.get("/api/me", headers={"X-Request-Id": "req-42"}) as response:
+            assert response.status == 200
+            assert response.headers["X-Request-Id"] == "req-42"
+    lines = [e for e in logs if e["event"] == "http.request"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert (line["method"], line["path"], line["status"], line["user"], line["request_id"]) == (
+        "GET", "/api/me", 200, user.username, "req-42"
+    )
+    assert isinstance(line["ms"], float)
 
 
 async def test_pages_escape_what_users_typed(lab: Lab) -> None:
