@@ -13,8 +13,11 @@ The composition root calls `create_engine(settings.database)` once at start, the
 * PostgreSQL (`postgresql+asyncpg://user:password@host:port/db`): a pooled engine with
   pre-ping, so a restarted server costs one failed ping instead of an error per request.
 
-Models are sqlmodel classes; `SQLModel.metadata` gets a naming convention here (models
-import this module first) so constraints have stable names that migrations can refer to.
+Sessions are SQLAlchemy's `AsyncSession` (re-exported here): query in 2.0 style,
+`(await session.execute(select(Model).where(col(Model.field) == v))).scalars()`, with
+sqlmodel's `col()` for typed column expressions. Models are sqlmodel classes;
+`SQLModel.metadata` gets a naming convention here (models import this module first) so
+constraints have stable names that migrations can refer to.
 
 Exceptions::
 
@@ -38,11 +41,10 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from config.settings import DatabaseSettings
 
