@@ -138,9 +138,7 @@ class PostgresServer:
 
     # -- URLs and databases --------------------------------------------------------------
     def url(self, database: str = "postgres", *, driver: str = "asyncpg") -> str:
-        return (
-            f"postgresql+{driver}://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
-        )
+        return f"postgresql+{driver}://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
         """CREATE DATABASE name; returns its asyncpg URL."""

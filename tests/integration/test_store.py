@@ -27,6 +27,7 @@ from hotline.db import (
     session_factory,
 )
 from hotline.migrations import target_metadata
+from hotline.migrations.draft import draft
 from lab.postgres import PostgresServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -194,3 +195,7 @@ def test_unsupported_url_is_refused() -> None:
         create_engine(DatabaseSettings(url="mysql://u:pw@127.0.0.1/x"))
     with pytest.raises(StoreError, match="not a valid URL"):
         create_engine(DatabaseSettings(url="::nonsense::"))
+
+
+async def test_draft_of_next_migration_is_empty_when_models_match(db_url: str) -> None:
+    assert "nothing to add" in await draft(db_url)
