@@ -5,8 +5,9 @@ Three middlewares, outermost first:
 1. `access_log_middleware`: one structlog line per request (method, path, status, user,
    ms), including requests that failed.
 2. `error_middleware`: turns `ApiError`s and aiohttp HTTP errors on /api/ paths into the
-   JSON envelope of `agent_desktop.errors`, and any unexpected exception into a generic
-   500 (logged with its traceback, never sent to the client).
+   JSON envelope of `agent_desktop.errors`, a store that cannot be reached into a 503,
+   and any other exception into a generic 500 (logged with its traceback, never sent to
+   the client).
 3. `security_middleware`: finds the matched route's declaration (an undeclared route is
    denied: default deny), identifies the caller, then applies the declaration:
 
@@ -41,6 +42,7 @@ from urllib.parse import quote
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import DBAPIError
 
 from accounts import repo
 from accounts.models import UserPublic
@@ -208,6 +210,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         default = exc.text is None or exc.text.startswith(f"{exc.status}:")
         message = exc.reason if default else (exc.text or exc.reason)
         return error_response(exc.status, status_code_name(exc.status), message, headers)
+    except (DBAPIError, OSError) as err:  # the store is down or refused us: say so, briefly
+        log.warning("http.store_unavailable", path=request.path, error=repr(err))
+        if api:
+            return error_response(503, "store_unavailable", "the store is unavailable, retry")
+        message = "系统暂时不可用，请稍后再试"
+        return page(request, "error.html", title="出错了", status=503, message=message)
     except Exception:
         log.exception("http.unhandled_error", method=request.method, path=request.path)
         if api:

@@ -372,7 +372,7 @@ async def test_undeclared_route_is_denied(engine: AsyncEngine) -> None:
         assert response.status == 403
 
 
-async def test_health_reports_an_unavailable_store() -> None:
+async def test_an_unavailable_store_is_a_503_not_a_crash() -> None:
     broken = create_async_engine("sqlite+aiosqlite:////nonexistent-dir/hotline.db")
     app = create_app(WebDeps(http=HttpSettings(), sessionmaker=session_factory(broken)))
     try:
@@ -383,5 +383,9 @@ async def test_health_reports_an_unavailable_store() -> None:
         ):
             assert response.status == 503
             assert await response.json() == {"status": "degraded", "store": "unavailable"}
+            bearer = {"Authorization": "Bearer hl_whatever"}
+            async with http.get(server.make_url("/api/me"), headers=bearer) as me:
+                assert me.status == 503
+                assert (await me.json())["error"]["code"] == "store_unavailable"
     finally:
         await broken.dispose()
