@@ -127,6 +127,7 @@ async def test_login_sets_hardened_cookie_and_lands_on_role_home(lab: Lab) -> No
     assert "SameSite=Lax" in cookie
     assert "Path=/" in cookie
     assert "Secure" not in cookie  # cookie_secure is off in this lab
+    assert "Max-Age=43200" in cookie  # session_hours: 12
     async with http.get("/desk") as page:
         assert page.status == 200
         html = await page.text()
@@ -355,6 +356,34 @@ async def test_health_and_openapi_are_public(lab: Lab) -> None:
         assert (operation["security"] == []) == route.is_public
     assert doc["paths"]["/api/me"]["get"]["x-roles"] == sorted(r.value for r in Role)
     assert doc["paths"]["/admin"]["get"]["x-roles"] == ["admin"]
+
+
+async def test_cookies_are_secure_when_configured(engine: AsyncEngine) -> None:
+    http_settings = HttpSettings(cookie_secure=True, session_hours=0.5)
+    app = create_app(WebDeps(http=http_settings, sessionmaker=session_factory(engine)))
+    server = TestServer(app, host="127.0.0.1", port=0)
+    with use_hasher(cheap_hasher()):
+        await server.start_server()
+    lab = Lab(server=server, engine=engine)
+    try:
+        user = await lab.user(Role.admin)
+        http = lab.http()
+        async with http.get("/login") as page:
+            token = csrf_of(await page.text())
+            assert "Secure" in page.headers["Set-Cookie"]
+        # A Secure cookie is not sent back over plain HTTP: hand it over as a browser on
+        # HTTPS would.
+        form = {"username": user.username, "password": PASSWORD, "csrf_token": token}
+        headers = {"Cookie": f"hotline_login_csrf={token}"}
+        async with http.post("/login", data=form, headers=headers, allow_redirects=False) as r:
+            assert r.status == 303
+            cookie = session_cookie_header(r)
+        assert "Secure" in cookie
+        assert "Max-Age=1800" in cookie
+    finally:
+        for session in lab.sessions:
+            await session.close()
+        await server.close()
 
 
 async def test_undeclared_route_is_denied(engine: AsyncEngine) -> None:
