@@ -38,6 +38,7 @@ from typing import Any
 import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -207,6 +208,11 @@ async def migrate(engine: AsyncEngine) -> None:
                     f"database at {safe_url(engine.url)}: migration failed: {err.orig}"
                 ) from err
             raise StoreUnavailable(_unavailable(engine, err)) from err
+        except CommandError as err:  # e.g. the database is at a revision we do not know
+            raise MigrationFailed(
+                f"database at {safe_url(engine.url)}: cannot migrate: {err} "
+                "(was it migrated by a newer hotline?)"
+            ) from err
         except SQLAlchemyError as err:
             raise MigrationFailed(
                 f"database at {safe_url(engine.url)}: migration failed: {err}"

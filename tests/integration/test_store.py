@@ -18,6 +18,7 @@ from accounts.models import User, WebSession
 from accounts.roles import Role
 from config.settings import DatabaseSettings
 from hotline.db import (
+    MigrationFailed,
     StoreError,
     StoreUnavailable,
     alembic_config,
@@ -89,9 +90,7 @@ async def test_every_migration_file_is_in_one_chain() -> None:
 async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
     now = datetime.now(UTC)
     async with session_factory(engine)() as s:
-        s.add(
-            WebSession(token_hash="a" * 64, user_id=4242, csrf_token="c", expires_at=now)
-        )
+        s.add(WebSession(token_hash="a" * 64, user_id=4242, csrf_token="c", expires_at=now))
         with pytest.raises(IntegrityError):
             await s.commit()
 
@@ -113,8 +112,14 @@ async def test_datetimes_come_back_aware_utc(engine: AsyncEngine) -> None:
 
 async def test_naive_datetimes_are_refused(engine: AsyncEngine) -> None:
     async with session_factory(engine)() as s:
-        s.add(User(username="naive", role=Role.operator, password_hash="x",
-                   created_at=datetime(2026, 3, 1, 9, 30)))
+        s.add(
+            User(
+                username="naive",
+                role=Role.operator,
+                password_hash="x",
+                created_at=datetime(2026, 3, 1, 9, 30),
+            )
+        )
         with pytest.raises(StatementError, match="timezone"):
             await s.commit()
 
@@ -134,8 +139,12 @@ async def test_sqlite_pragmas_and_folder(tmp_path: Path) -> None:
                 p: (await conn.execute(text(f"PRAGMA {p}"))).scalar_one()
                 for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             }
-        assert got == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1,
-                       "busy_timeout": 7000}
+        assert got == {
+            "journal_mode": "wal",
+            "synchronous": 1,
+            "foreign_keys": 1,
+            "busy_timeout": 7000,
+        }
     finally:
         await engine.dispose()
 
@@ -199,3 +208,10 @@ def test_unsupported_url_is_refused() -> None:
 
 async def test_draft_of_next_migration_is_empty_when_models_match(db_url: str) -> None:
     assert "nothing to add" in await draft(db_url)
+
+
+async def test_unknown_revision_in_the_database_fails_clearly(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(MigrationFailed, match=r"9999.*newer hotline"):
+        await migrate(engine)
