@@ -71,6 +71,12 @@ log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Pages speak Chinese; the API's messages are for developers.
+_PAGE_MESSAGES = {
+    "forbidden": "您的角色无权访问此页面",
+    "csrf_failed": "页面已过期，请刷新后重试",
+    "unauthenticated": "请先登录",
+}
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -199,7 +205,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
         if api:
             return error_response(err.status, err.code, err.message, headers)
-        return page(request, "error.html", title="出错了", status=err.status, message=err.message)
+        message = _PAGE_MESSAGES.get(err.code, err.message)
+        return page(request, "error.html", title="出错了", status=err.status, message=message)
     except web.HTTPException as exc:
         if not api or exc.status < 400:
             raise

@@ -147,8 +147,7 @@ async def test_login_returns_to_the_page_asked_for_but_never_offsite(lab: Lab) -
         http = lab.http()
         async with http.get("/login", params={"next": asked}) as page:
             token = csrf_of(await page.text())
-        form = {"username": user.username, "password": PASSWORD, "csrf_token": token,
-                "next": asked}
+        form = {"username": user.username, "password": PASSWORD, "csrf_token": token, "next": asked}
         async with http.post("/login", data=form, allow_redirects=False) as response:
             assert response.status == 303
             assert response.headers["Location"] == landed
@@ -206,6 +205,7 @@ async def test_logout_ends_the_session_for_good(lab: Lab) -> None:
     old = {c.key: c.value for c in http.cookie_jar}[SESSION_COOKIE]
     async with http.post("/logout", allow_redirects=False) as refused:  # no CSRF token
         assert refused.status == 403
+        assert "页面已过期" in await refused.text()
     async with http.post("/logout", data={"csrf_token": csrf}, allow_redirects=False) as out:
         assert out.status == 303
         assert out.headers["Location"] == "/login"
@@ -221,6 +221,7 @@ async def test_operator_cannot_reach_admin_routes(lab: Lab) -> None:
     http, _user, _csrf = await signed_in(lab, Role.operator)
     async with http.get("/admin") as page:
         assert page.status == 403
+        assert "无权访问" in await page.text()
     async with http.get("/api/tokens") as api:
         assert api.status == 403
         assert (await api.json())["error"]["code"] == "forbidden"
@@ -268,7 +269,9 @@ async def test_bearer_token_works_until_revoked(lab: Lab) -> None:
         assert me.status == 200
         data = await me.json()
         assert (data["username"], data["role"], data["via"]) == (
-            operator.username, "operator", "token"
+            operator.username,
+            "operator",
+            "token",
         )
     async with api.get("/api/tokens", headers=bearer) as forbidden:  # still an operator
         assert forbidden.status == 403
@@ -320,7 +323,11 @@ async def test_each_request_is_logged_with_user_status_and_time(lab: Lab) -> Non
     assert len(lines) == 1
     line = lines[0]
     assert (line["method"], line["path"], line["status"], line["user"], line["request_id"]) == (
-        "GET", "/api/me", 200, user.username, "req-42"
+        "GET",
+        "/api/me",
+        200,
+        user.username,
+        "req-42",
     )
     assert isinstance(line["ms"], float)
 
