@@ -215,3 +215,14 @@ async def test_unknown_revision_in_the_database_fails_clearly(engine: AsyncEngin
         await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(MigrationFailed, match=r"9999.*newer hotline"):
         await migrate(engine)
+
+
+async def test_wrong_postgresql_password_is_a_clear_error(postgres: PostgresServer) -> None:
+    url = postgres.url().replace(postgres.password, "not-the-password")
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        with pytest.raises(StoreUnavailable, match="password authentication failed") as caught:
+            await check(engine)
+        assert "not-the-password" not in str(caught.value)
+    finally:
+        await engine.dispose()
