@@ -77,18 +77,30 @@ def dtmf_pcap(digit: str) -> Path:
     return path
 
 
+def _wait(milliseconds: int, n: int) -> str:
+    # A <pause> would abort the call if Asterisk hangs up meanwhile: wait for BYE instead.
+    return (
+        f'  <recv request="BYE" timeout="{milliseconds}" ontimeout="w{n}" next="bye"/>\n'
+        f'  <label id="w{n}"/>'
+    )
+
+
 def media_actions(audio: Path | None, dtmf: str, dtmf_delay: float, *, loop: int = 1) -> str:
-    """The scenario lines that stream audio and then send digits (pure)."""
+    """The scenario lines that stream audio and then send digits (pure).
+
+    Digits are 250 ms apart; every wait ends early on BYE (jumping to label "bye").
+    """
     lines = []
     if audio is not None:
         lines.append(f'  <nop><action><exec rtp_stream="{audio},{loop},0"/></action></nop>')
     if dtmf:
-        lines.append(f'  <pause milliseconds="{int(dtmf_delay * 1000)}"/>')
-        for digit in dtmf:
+        lines.append(_wait(int(dtmf_delay * 1000), 0))
+        for n, digit in enumerate(dtmf, start=1):
             lines.append(
                 f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(digit)}"/></action></nop>'
             )
-            lines.append('  <pause milliseconds="250"/>')
+            if n < len(dtmf):
+                lines.append(_wait(250, n))
     return "\n".join(lines)
 
 

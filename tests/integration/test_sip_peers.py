@@ -12,7 +12,7 @@ import pytest
 from lab.baresip import Softphone
 from lab.pbx import Pbx
 from lab.procs import wait_until
-from lab.sipp import Citizen
+from lab.sipp import CallbackCitizen, Citizen
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +66,10 @@ class RawAmi:
             except TimeoutError:
                 continue
         return seen
+
+    def send(self, action: str, **headers: str) -> None:
+        lines = [f"Action: {action}", *(f"{k}: {v}" for k, v in headers.items())]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def close(self) -> None:
         self.sock.close()
@@ -136,3 +140,84 @@ def test_citizen_dtmf_reaches_asterisk(
         assert citizen.wait(timeout=10).successful
     finally:
         ami.close()
+
+
+def _originate(ami: RawAmi, phone: CallbackCitizen, app: str, data: str, timeout_ms: int) -> str:
+    channel_id = f"cb-{phone.sip_port}"
+    ami.send(
+        "Originate",
+        Channel=f"PJSIP/pstn/sip:13800138000@127.0.0.1:{phone.sip_port}",
+        Application=app,
+        Data=data,
+        Timeout=str(timeout_ms),
+        Async="true",
+        ChannelId=channel_id,
+        CallerID='"12345" <12345>',
+    )
+    return channel_id
+
+
+def _hangup_of(channel_id: str) -> Callable[[list[dict[str, str]]], bool]:
+    return lambda seen: any(
+        e.get("Event") == "Hangup" and e.get("Uniqueid") == channel_id for e in seen
+    )
+
+
+def test_callback_answered_with_a_digit(
+    pbx: Pbx, callback_citizen_factory: Callable[..., CallbackCitizen]
+) -> None:
+    phone = callback_citizen_factory(answer="answer", dtmf="1", dtmf_delay=0.5)
+    ami = RawAmi(pbx)
+    try:
+        channel_id = _originate(ami, phone, "Read", "SAT,silence/1,1,,1,5", 5000)
+        events = ami.events_until(_hangup_of(channel_id), timeout=15)
+        digits = [
+            e["Digit"]
+            for e in events
+            if e.get("Event") == "DTMFEnd" and e.get("Uniqueid") == channel_id
+        ]
+        assert digits == ["1"]
+        sat = [
+            e["Value"]
+            for e in events
+            if e.get("Event") == "VarSet"
+            and e.get("Variable") == "SAT"
+            and e.get("Uniqueid") == channel_id
+        ]
+        assert sat[-1:] == ["1"]
+    finally:
+        ami.close()
+    assert phone.wait(timeout=5).successful
+
+
+@pytest.mark.parametrize(("answer", "cause"), [("busy", "17"), ("no-answer", "19")])
+def test_callback_not_answered(
+    pbx: Pbx,
+    callback_citizen_factory: Callable[..., CallbackCitizen],
+    answer: str,
+    cause: str,
+) -> None:
+    phone = callback_citizen_factory(answer=answer)
+    ami = RawAmi(pbx)
+    try:
+        channel_id = _originate(ami, phone, "Wait", "1", 1500)
+        events = ami.events_until(_hangup_of(channel_id), timeout=10)
+        hangup = next(e for e in events if _hangup_of(channel_id)([e]))
+        assert hangup["Cause"] == cause
+    finally:
+        ami.close()
+    assert phone.wait(timeout=5).successful
+
+
+def test_callback_citizen_hangs_up_first(
+    pbx: Pbx, callback_citizen_factory: Callable[..., CallbackCitizen]
+) -> None:
+    phone = callback_citizen_factory(answer="answer", hangup_after=0.5)
+    ami = RawAmi(pbx)
+    try:
+        channel_id = _originate(ami, phone, "Wait", "10", 5000)
+        # Wait(10) would last 10 s: the Hangup comes from the citizen's BYE.
+        ami.events_until(_hangup_of(channel_id), timeout=5)
+    finally:
+        ami.close()
+    assert phone.wait(timeout=5).successful
