@@ -14,10 +14,17 @@ in log/asterisk.out, then polls `asterisk -rx 'core waitfullybooted'` until it s
 `stop()` asks `core stop now`, then SIGTERM, then SIGKILL, each with a deadline; `kill()`
 is SIGKILL alone (a crash). Every instance has its own ports, so several run side by side.
 
-Accounts: operator N (default 1001..1004) registers as SIP user `opN` with password
-`PbxConfig.operator_password`; it is reachable at extension N and is a static member of
-the default queue `hotline-default`. Citizens call any number into context `from-pstn`
-(identified by IP 127.0.0.1 as endpoint `pstn`); the dialled number is HOTLINE_DNIS.
+Every module in MODULES is `require`d (autoload=no): one that fails to load stops the
+boot, and `start()` raises with the tail of the console log. Asterisk's own log is
+log/messages.log; the queue log is log/queue_log.
+
+Accounts: operator N (default 1001..1004) registers as SIP user `opN` (password `pwN`
+from `PbxConfig.allocate`, or the settings' operator_password with `from_settings`); it
+is reachable at extension N and is a static member of the default queue
+`hotline-default`. Citizens call any number into context `from-pstn` (identified by IP
+127.0.0.1 as endpoint `pstn`); the dialled number is HOTLINE_DNIS. Asterisk calls the
+public network through `PJSIP/<number>@pstn` (the aor contact `pstn_contact`, e.g. a
+sipp UAS) or `PJSIP/pstn/sip:<number>@127.0.0.1:<port>`.
 
 Errors::
 
@@ -38,11 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import structlog
 
 from lab import procs
 from lab.ports import free_tcp_port, free_udp_port, free_udp_range
+
+if TYPE_CHECKING:
+    from config.settings import PbxSettings
 
 log = structlog.get_logger()
 
@@ -193,6 +204,37 @@ class PbxConfig:
             rtp_end=rtp.stop - 1,
             operators=ops,
             **overrides,  # type: ignore[arg-type]
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: PbxSettings,
+        *,
+        name: str = "hotline",
+        ami_username: str = "hotline",
+        ami_secret: str = "hotline-lab",
+        audiosocket_host: str = HOST,
+        audiosocket_port: int = 9092,
+    ) -> PbxConfig:
+        """The config `hotline up` runs: ports from settings (0 = any free port), every
+        operator with the settings' password."""
+        rtp = free_udp_range(40)
+        password = settings.operator_password.get_secret_value()
+        return cls(
+            name=name,
+            root=settings.root,
+            ami_port=free_tcp_port(),
+            sip_port=settings.sip_port or free_udp_port(),
+            rtp_start=rtp.start,
+            rtp_end=rtp.stop - 1,
+            ami_username=ami_username,
+            ami_secret=ami_secret,
+            operators=tuple(
+                Operator(str(n), password) for n in range(1001, 1001 + settings.operators)
+            ),
+            audiosocket_host=audiosocket_host,
+            audiosocket_port=audiosocket_port,
         )
 
     @property

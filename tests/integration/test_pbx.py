@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from lab.pbx import Pbx, PbxBootError, PbxCommandError, PbxConfig, PbxRootMissing
+from config.settings import PbxSettings
+from lab.pbx import Pbx, PbxBootError, PbxCommandError, PbxConfig, PbxRootMissing, render
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +56,37 @@ def test_missing_root_says_make_setup(tmp_path: Path) -> None:
     config = PbxConfig.allocate("nowhere", root=tmp_path)
     with pytest.raises(PbxRootMissing, match="make setup"):
         Pbx(config).start()
+
+
+def test_render_is_complete_and_literal(tmp_path: Path) -> None:
+    config = PbxConfig(
+        name="r1",
+        ami_port=5100,
+        sip_port=5200,
+        rtp_start=20000,
+        rtp_end=20039,
+        root=tmp_path,
+        pstn_contact="sip:127.0.0.1:5300",
+    )
+    files = render(config)
+    assert "astetcdir => /inst/r1/etc" in files["asterisk.conf"]
+    assert "systemname = r1" in files["asterisk.conf"]
+    assert "port = 5100" in files["manager.conf"]
+    assert "bind = 127.0.0.1:5200" in files["pjsip.conf"]
+    assert "contact = sip:127.0.0.1:5300" in files["pjsip.conf"]
+    for op in config.operators:
+        assert f"[{op.username}](endpoint-common)" in files["pjsip.conf"]
+        assert f"member => PJSIP/{op.username}," in files["queues.conf"]
+    assert "Set(__HOTLINE_DNIS=${EXTEN})" in files["extensions.conf"]
+    assert "rtpstart = 20000" in files["rtp.conf"]
+    assert "require = chan_pjsip.so" in files["modules.conf"]
+
+
+def test_config_from_settings() -> None:
+    settings = PbxSettings(sip_port=0, operators=2, operator_password=SecretStr("s3"))
+    config = PbxConfig.from_settings(settings, name="up")
+    assert config.sip_port > 0 and config.ami_port > 0
+    assert [(o.username, o.password) for o in config.operators] == [
+        ("op1001", "s3"),
+        ("op1002", "s3"),
+    ]
