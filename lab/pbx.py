@@ -314,8 +314,9 @@ def _alive(pid_text: str) -> bool:
 class Pbx:
     """One lab Asterisk instance. Synchronous; use asyncio.to_thread from async code."""
 
-    def __init__(self, config: PbxConfig) -> None:
+    def __init__(self, config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> None:
         self.config = config
+        self.template_dir = template_dir
         self._proc: subprocess.Popen[bytes] | None = None
         self.dir = config.host_dir
         self.log_path = self.dir / "log" / "asterisk.out"
@@ -442,7 +443,7 @@ class Pbx:
         # A crash (kill -9) leaves these behind; Asterisk refuses or misbehaves with them.
         for stale in ("asterisk.ctl", "asterisk.pid"):
             (self.dir / "run" / stale).unlink(missing_ok=True)
-        for name, text in render(self.config).items():
+        for name, text in render(self.config, self.template_dir).items():
             (self.dir / "etc" / name).write_text(text, encoding="utf-8")
         self.log_path.write_bytes(b"")
 

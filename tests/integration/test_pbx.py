@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +11,15 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import PbxSettings
-from lab.pbx import Pbx, PbxBootError, PbxCommandError, PbxConfig, PbxRootMissing, render
+from lab.pbx import (
+    TEMPLATE_DIR,
+    Pbx,
+    PbxBootError,
+    PbxCommandError,
+    PbxConfig,
+    PbxRootMissing,
+    render,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +60,20 @@ def test_second_start_of_a_running_instance_is_refused(
     with pytest.raises(PbxBootError, match="already running"):
         twin.start()
     assert "Asterisk 22" in instance.cli("core show version")
+
+
+def test_boot_failure_shows_the_log(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATE_DIR, templates)
+    modules = templates / "modules.conf.tmpl"
+    modules.write_text(modules.read_text() + "require = no_such_module.so\n")
+    broken = Pbx(PbxConfig.allocate(f"broken{os.getpid()}"), template_dir=templates)
+    try:
+        with pytest.raises(PbxBootError, match="no_such_module"):
+            broken.start(timeout=10)
+        assert not broken.is_running
+    finally:
+        broken.cleanup()
 
 
 def test_missing_root_says_make_setup(tmp_path: Path) -> None:
