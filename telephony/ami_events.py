@@ -400,8 +400,17 @@ EVENT_TYPES: Mapping[str, type[AmiEvent]] = MappingProxyType(
 
 # -- parsing ------------------------------------------------------------------------------
 
-_Step = Callable[[Mapping[str, str], dict[str, Any]], None]
-_plans: dict[type[AmiEvent], list[_Step]] = {}
+_Conv = Callable[[str], Any] | None
+_Fields = tuple[tuple[str, str, _Conv], ...]  # attribute, header, converter (None: as is)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    fields: _Fields
+    peers: tuple[tuple[str, str, _Fields], ...]  # attribute, header prefix, its fields
+
+
+_plans: dict[type, _Plan] = {}
 
 
 def parse_event(headers: Mapping[str, str]) -> AmiEvent:
@@ -413,13 +422,14 @@ def parse_event(headers: Mapping[str, str]) -> AmiEvent:
     if cls is None:
         return UnknownEvent(name=name, headers=dict(headers))
     plan = _plans.get(cls) or _plan(cls)
-    values: dict[str, Any] = {}
     try:
-        for step in plan:
-            step(headers, values)
+        values = _fill(plan.fields, headers, "")
+        for attr, prefix, peer in plan.peers:
+            if headers.get(prefix + "Uniqueid"):
+                values[attr] = ChannelInfo(**_fill(peer, headers, prefix))
     except ValueError as err:
         raise MalformedAmiMessage(f"{name}: {err}") from err
-    if isinstance(cls, type) and issubclass(cls, ChannelEvent):
+    if issubclass(cls, ChannelEvent):
         if not values.get("uniqueid") and not cls.channel_optional:
             raise MalformedAmiMessage(f"{name} without a Uniqueid")
         if cls is UserEvent:
@@ -427,40 +437,40 @@ def parse_event(headers: Mapping[str, str]) -> AmiEvent:
     return cls(**values)
 
 
-def _plan(cls: type[AmiEvent]) -> list[_Step]:
-    hints = get_type_hints(cls)
-    steps = [_step(f.name, hints[f.name], f.metadata) for f in fields(cls) if f.metadata]
-    _plans[cls] = steps
-    return steps
-
-
-def _step(name: str, kind: Any, meta: Mapping[str, str]) -> _Step:
-    if "ami_prefix" in meta:
-        prefix = meta["ami_prefix"]
-        peer = [(f.name, prefix + f.metadata["ami"], get_type_hints(ChannelInfo)[f.name])
-                for f in fields(ChannelInfo)]  # fmt: skip
-
-        def peer_step(h: Mapping[str, str], out: dict[str, Any]) -> None:
-            if h.get(prefix + "Uniqueid"):
-                out[name] = ChannelInfo(**{a: _convert(k, h.get(key, "")) for a, key, k in peer})
-
-        return peer_step
-    key = meta["ami"]
-
-    def step(h: Mapping[str, str], out: dict[str, Any]) -> None:
-        raw = h.get(key)
+def _fill(plan: _Fields, headers: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    get = headers.get
+    for attr, key, conv in plan:
+        raw = get(prefix + key) if prefix else get(key)
         if raw is not None:
-            out[name] = _convert(kind, raw)
+            values[attr] = conv(raw) if conv is not None else raw
+    return values
 
-    return step
+
+def _plan(cls: type) -> _Plan:
+    hints = get_type_hints(cls)
+    own: list[tuple[str, str, _Conv]] = []
+    peers: list[tuple[str, str, _Fields]] = []
+    for f in fields(cls):
+        if "ami_prefix" in f.metadata:
+            peers.append((f.name, f.metadata["ami_prefix"], _plan(ChannelInfo).fields))
+        elif "ami" in f.metadata:
+            kind = hints[f.name]
+            own.append((f.name, f.metadata["ami"], _CONVERTERS.get(kind)))
+    plan = _Plan(tuple(own), tuple(peers))
+    _plans[cls] = plan
+    return plan
 
 
-def _convert(kind: Any, raw: str) -> Any:
-    if kind is int:
-        try:
-            return int(raw) if raw else 0
-        except ValueError:
-            raise ValueError(f"not a number: {raw[:40]!r}") from None
-    if kind is bool:
-        return raw.strip().lower() in ("1", "yes", "true", "on")
-    return raw
+def _to_int(raw: str) -> int:
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        raise ValueError(f"not a number: {raw[:40]!r}") from None
+
+
+def _to_bool(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "yes", "true", "on")
+
+
+_CONVERTERS: dict[Any, Callable[[str], Any]] = {int: _to_int, bool: _to_bool}

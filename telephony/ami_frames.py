@@ -32,6 +32,7 @@ MAX_MESSAGE_BYTES = 256 * 1024
 BANNER_PREFIX = b"Asterisk Call Manager/"
 _SEP = b"\r\n\r\n"
 _KEY = re.compile(r"[!-9;-~]+\Z")  # printable ASCII without space or colon
+_LINE = re.compile(r"^([!-9;-~]+): ?([^\r\n]*)\r?$", re.MULTILINE)
 # Old-style Command replies carry a free-text body after this first line.
 _FOLLOWS = "Response: Follows"
 
@@ -117,6 +118,16 @@ def _too_long(limit: int, buf: bytearray | bytes) -> MalformedAmiMessage:
 def parse_frame(raw: bytes) -> Headers:
     """One raw message (without its blank line) -> its headers; raise if not AMI."""
     text = raw.decode("utf-8", "replace")
+    # Fast path, one regex call: every line a header, no key repeated.
+    pairs = _LINE.findall(text)
+    if len(pairs) == text.count("\n") + 1:
+        headers = dict(pairs)
+        if len(headers) == len(pairs) and ("Event" in headers or "Response" in headers):
+            return headers
+    return _parse_lines(text)
+
+
+def _parse_lines(text: str) -> Headers:
     lines = text.split("\r\n")
     headers: Headers = {}
     body: list[str] = []

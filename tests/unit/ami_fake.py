@@ -32,6 +32,7 @@ class FakeAmi:
     actions: list[dict[str, list[str]]] = field(default_factory=list)
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
     server: asyncio.Server | None = None
+    handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> FakeAmi:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -44,6 +45,8 @@ class FakeAmi:
             self.server.close()
             await self.server.wait_closed()
             self.server = None
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+        self.handlers.clear()
 
     def settings(self, **overrides: object) -> AmiSettings:
         values: dict[str, object] = {
@@ -73,6 +76,7 @@ class FakeAmi:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.append(writer)
+        self.handlers.add(asyncio.current_task())  # type: ignore[arg-type]
         writer.write(b"Asterisk Call Manager/9.0.0\r\n")
         buf = b""
         try:
