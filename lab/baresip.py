@@ -14,7 +14,12 @@ small private range, ctrl_tcp on a free TCP port. `jitter_buffer_delay 0-0` is r
 with the default, about half the calls lose all received audio and DTMF after an early
 SSRC change from Asterisk. The microphone is a WAV (8 kHz mono s16) padded with silence,
 because baresip hangs up when its audio file ends; `record_dir` makes the sndfile module
-record what it hears (`dump-*-dec.wav`) and says (`-enc.wav`).
+record what it hears (`dump-*-dec.wav`) and says (`-enc.wav`); the files are complete
+once the call ends or the softphone stops.
+
+Events seen (baresip 1.0.0): REGISTER_OK, CALL_RINGING (outgoing), CALL_INCOMING (only
+with answermode=manual; then `accept()`), CALL_REMOTE_SDP, CALL_LOCAL_SDP,
+CALL_ESTABLISHED, CALL_RTPESTAB, CALL_CLOSED (param = reason), SHUTDOWN, EXIT.
 
 Errors::
 
