@@ -22,6 +22,7 @@ Errors::
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,26 @@ class SippResult:
 
     exit_code: int
     successful: bool
+    successful_calls: int
+    failed_calls: int
     log_tail: str
+
+    @classmethod
+    def from_run(cls, exit_code: int, screen: str) -> SippResult:
+        """Read the call counters from sipp's final statistics screen (pure)."""
+        return cls(
+            exit_code=exit_code,
+            successful=exit_code == 0,
+            successful_calls=_counter(screen, "Successful call"),
+            failed_calls=_counter(screen, "Failed call"),
+            log_tail=screen,
+        )
+
+
+def _counter(screen: str, name: str) -> int:
+    # "  Successful call        |        0                  |        1   " -> cumulative
+    match = re.search(rf"{name}\s*\|\s*\d+\s*\|\s*(\d+)", screen)
+    return int(match.group(1)) if match else 0
 
 
 def to_ulaw_wav(source: Path, target: Path) -> Path:
@@ -132,7 +152,7 @@ class _SippRun:
                 f"{self.name}: sipp still running after {timeout:.0f}s:\n"
                 f"{procs.tail(self.log_path)}"
             ) from err
-        return SippResult(code, code == 0, procs.tail(self.log_path))
+        return SippResult.from_run(code, procs.tail(self.log_path, 60))
 
     def stop(self) -> None:
         if self._proc is not None:

@@ -110,6 +110,7 @@ def test_citizen_is_queued_and_answered_by_operator(
 
     result = citizen.wait(timeout=15)
     assert result.successful, result.log_tail
+    assert (result.successful_calls, result.failed_calls) == (1, 0)
     closed = operator.wait_event("CALL_CLOSED", timeout=5)
     assert closed.call_id == established.call_id
     wait_until(lambda: not _channels(pbx), 5, "all channels torn down")
