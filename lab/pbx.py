@@ -36,7 +36,6 @@ Errors::
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -302,13 +301,12 @@ def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, st
 
 
 def _alive(pid_text: str) -> bool:
+    """Is an Asterisk with this pid running? (A pid left by a crash may be reused.)"""
     try:
-        os.kill(int(pid_text), 0)
-    except (ValueError, ProcessLookupError):
+        cmdline = Path(f"/proc/{int(pid_text)}/cmdline").read_bytes()
+    except (ValueError, OSError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return b"asterisk" in cmdline
 
 
 class Pbx:
