@@ -30,7 +30,10 @@ from telephony.ami_events import ChannelInfo, ResyncCompleted, UnknownEvent
 
 RECORDING = Path(__file__).resolve().parent.parent / "tests" / "data" / "ami" / "citizen_call.ami"
 NAME = "张伟"
-LOGIN_OK = "Response: Success\r\nActionID: {aid}\r\nMessage: Authentication accepted\r\n\r\n"
+LOGIN_OK = (
+    "Response: Success\r\nActionID: {aid}\r\nMessage: Authentication accepted\r\n\r\n"
+    "Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
+)
 EMPTY_LIST = (
     "Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n\r\n"
     "Event: {name}Complete\r\nActionID: {aid}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"

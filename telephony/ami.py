@@ -22,10 +22,11 @@ the notes (shared/notes/asterisk.md, "AMI with panoramisk 1.4") found broken:
   stream (telephony.ami_stream): no task per event. A full stream pauses reading.
 - On connection loss: `AmiDisconnected`, then reconnect with exponential backoff and
   jitter (telephony.ami_backoff) until closed. After every login: `AmiConnected`,
-  `ResyncStarted`, the CoreShowChannels and QueueStatus items as typed snapshots in wire
-  order, `ResyncCompleted` (the call state drops calls that are not in it: calls that
-  were up when Asterisk died never get a Hangup). A resync that times out drops the
-  connection and so starts again. A Ping every `ping_interval` finds dead peers.
+  once Asterisk is fully booted `ResyncStarted`, the CoreShowChannels and QueueStatus
+  items as typed snapshots in wire order, `ResyncCompleted` (the call state drops calls
+  that are not in it: calls that were up when Asterisk died never get a Hangup). A
+  resync that times out drops the connection and so starts again. A Ping every
+  `ping_interval` finds dead peers.
 
 Exceptions::
 
@@ -76,6 +77,7 @@ from telephony.ami_stream import EventStream
 log = structlog.get_logger()
 
 PING_INTERVAL = 10.0
+BOOT_TIMEOUT = 30.0  # resync anyway if no FullyBooted (filtered by manager.conf?) by then
 _OK = ("Success", "Follows", "Goodbye")
 
 
@@ -181,7 +183,10 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
-        for item in self._splitter.feed(data):
+        items = self._splitter.feed(data)
+        if self.version is None:
+            self.version = self._splitter.version
+        for item in items:
             if isinstance(item, MalformedAmiMessage):
                 log.warning("ami.malformed", error=str(item))
                 continue
@@ -191,8 +196,6 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
                 log.warning("ami.malformed", error=str(err))
                 continue
             self.handle_message(headers)
-        if self.version is None:
-            self.version = self._splitter.version
 
     def handle_message(self, headers: Headers) -> None:
         action_id = headers.get("ActionID", "")
@@ -247,10 +250,19 @@ class _Resync:
 class AmiClient:
     """`async with AmiClient(settings) as ami:` then consume `ami.events()`."""
 
-    def __init__(self, settings: AmiSettings, *, ping_interval: float = PING_INTERVAL) -> None:
+    def __init__(
+        self,
+        settings: AmiSettings,
+        *,
+        ping_interval: float = PING_INTERVAL,
+        boot_timeout: float = BOOT_TIMEOUT,
+    ) -> None:
         self._settings = settings
         self._where = f"{settings.host}:{settings.port}"
         self._ping_interval = ping_interval
+        self._boot_timeout = boot_timeout
+        self._booting = False
+        self._booted = asyncio.Event()
         self._proto: _Protocol | None = None
         self._resync: _Resync | None = None
         self._task: asyncio.Task[None] | None = None
@@ -400,9 +412,18 @@ class AmiClient:
     def _activate(self, proto: _Protocol) -> None:
         """Login accepted (called while its reply is parsed, so ordering is exact)."""
         self._proto = proto
-        self._stream.put(AmiConnected(host=self._settings.host, port=self._settings.port,
-                                      version=proto.version or ""))  # fmt: skip
+        s = self._settings
+        self._stream.put(AmiConnected(host=s.host, port=s.port, version=proto.version or ""))
         log.info("ami.connected", at=self._where, version=proto.version)
+        # A restarted Asterisk takes logins while it still loads modules (QueueStatus is
+        # then unknown): resync once it says FullyBooted, which it also sends right after
+        # the login reply when it is already up.
+        self._booting = True
+        self._booted.clear()
+
+    def _start_resync(self, proto: _Protocol) -> None:
+        self._booting = False
+        self._booted.set()
         self._stream.put(ResyncStarted())
         resync = _Resync()
         for action in (ami_actions.core_show_channels(), ami_actions.queue_status()):
@@ -421,6 +442,14 @@ class AmiClient:
 
     async def _watch(self, proto: _Protocol) -> None:
         """Wait for the resync, ping while idle; return once the connection is gone."""
+        if self._booting:
+            try:
+                async with asyncio.timeout(self._boot_timeout):
+                    await self._booted.wait()
+            except TimeoutError:
+                log.warning("ami.no_fully_booted", waited=self._boot_timeout)
+                if self._booting and not proto.closed:
+                    self._start_resync(proto)
         resync = self._resync
         if resync is not None:
             try:
@@ -487,6 +516,8 @@ class AmiClient:
 
     def _on_event(self, _manager: Any, message: _EventMessage) -> None:
         self._emit(message.headers)
+        if self._booting and message.event == "FullyBooted" and self._proto is not None:
+            self._start_resync(self._proto)
 
     def _on_reply(self, proto: _Protocol, pending: _Pending, msg: Headers, done: bool) -> None:
         name = msg.get("Event", "")
@@ -519,6 +550,8 @@ class AmiClient:
             return
         self._proto = None
         self._resync = None
+        self._booting = False
+        self._booted.set()  # wakes _watch, which then sees the connection closed
         self._stream.put(AmiDisconnected(reason=reason))
         log.warning("ami.disconnected", at=self._where, reason=reason)
 

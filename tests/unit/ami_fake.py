@@ -27,6 +27,7 @@ class FakeAmi:
     queue_members: list[dict[str, str]] = field(default_factory=list)
     silent: set[str] = field(default_factory=lambda: {"Slow"})
     answer_login: bool = True
+    booted: bool = True  # send FullyBooted right after the login reply
     originate_ok: bool = True
     port: int = 0
     actions: list[dict[str, list[str]]] = field(default_factory=list)
@@ -104,9 +105,10 @@ class FakeAmi:
             if action.get("Secret") == [self.secret]:
                 w.write(message(("Response", "Success"), aid,
                                 ("Message", "Authentication accepted")))  # fmt: skip
-                w.write(message(("Event", "FullyBooted"), ("Privilege", "system,all"),
-                                ("Uptime", "1"), ("LastReload", "1"),
-                                ("Status", "Fully Booted")))  # fmt: skip
+                if self.booted:
+                    w.write(message(("Event", "FullyBooted"), ("Privilege", "system,all"),
+                                    ("Uptime", "1"), ("LastReload", "1"),
+                                    ("Status", "Fully Booted")))  # fmt: skip
             else:
                 w.write(message(("Response", "Error"), aid, ("Message", "Authentication failed")))
                 w.close()

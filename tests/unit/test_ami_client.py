@@ -74,8 +74,7 @@ async def test_connect_logs_in_then_resyncs(fake: FakeAmi) -> None:
         assert ami.authenticated
         done, seen = await next_of(ami.events(), ResyncCompleted)
     kinds = [type(e) for e in seen]
-    assert kinds[:2] == [AmiConnected, ResyncStarted]
-    assert FullyBooted in kinds
+    assert kinds[:3] == [AmiConnected, FullyBooted, ResyncStarted]
     snapshot = next(e for e in seen if isinstance(e, ChannelSnapshot))
     assert snapshot.caller_id_name == "张伟"
     assert snapshot.uniqueid == "1700000000.1"
@@ -188,10 +187,30 @@ async def test_reconnect_reports_loss_resyncs_and_works_again(fake: FakeAmi) -> 
         fake.port = port
         await fake.start()
         again, seen = await next_of(events, ResyncCompleted)
-        assert [type(e) for e in seen][:2] == [AmiConnected, ResyncStarted]
+        assert [type(e) for e in seen][:3] == [AmiConnected, FullyBooted, ResyncStarted]
         assert again.channels == 0
         assert not any(isinstance(e, ChannelSnapshot) for e in seen)
         assert (await ami.send(ami_actions.ping())).success
+
+
+async def test_resync_waits_until_asterisk_is_fully_booted(fake: FakeAmi) -> None:
+    fake.booted = False  # a restarted Asterisk still loading modules
+    async with AmiClient(fake.settings()) as ami:
+        events = ami.events()
+        await next_of(events, AmiConnected)
+        assert (await ami.send(ami_actions.ping())).success
+        assert not fake.named("QueueStatus")
+        fake.push(message(("Event", "FullyBooted"), ("Status", "Fully Booted")))
+        _, seen = await next_of(events, ResyncCompleted)
+        assert [type(e) for e in seen][:2] == [FullyBooted, ResyncStarted]
+        assert fake.named("QueueStatus")
+
+
+async def test_resync_without_fully_booted_after_a_while(fake: FakeAmi) -> None:
+    fake.booted = False  # e.g. manager.conf filters FullyBooted out
+    async with AmiClient(fake.settings(), boot_timeout=0.1) as ami:
+        _, seen = await next_of(ami.events(), ResyncCompleted)
+        assert [type(e) for e in seen][:2] == [AmiConnected, ResyncStarted]
 
 
 async def test_unanswered_ping_drops_the_connection(fake: FakeAmi) -> None:
