@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from telephony.ami_events import AmiEvent, OriginateResponse
+import structlog
+
+from telephony.ami_events import AmiEvent, MalformedAmiMessage, OriginateResponse, parse_event
+
+log = structlog.get_logger()
+OK_RESPONSES = ("Success", "Follows", "Goodbye")
 
 HeaderValue = str | int | bool | Sequence[str]
 
@@ -66,7 +71,30 @@ class AmiResponse:
 
     @property
     def success(self) -> bool:
-        return self.response in ("Success", "Follows", "Goodbye")
+        return self.response in OK_RESPONSES
+
+    @classmethod
+    def from_replies(
+        cls, action: AmiAction, action_id: str, replies: Sequence[Mapping[str, str]]
+    ) -> AmiResponse:
+        """The first reply's headers, and the list items that followed as typed events."""
+        first = replies[0]
+        events: list[AmiEvent] = []
+        for msg in replies[1:]:
+            if msg.get("Event", "").endswith("Complete"):
+                continue
+            try:
+                events.append(parse_event(msg))
+            except MalformedAmiMessage as err:
+                log.warning("ami.malformed_event", action=action.name, error=str(err))
+        return cls(
+            action=action.name,
+            action_id=action_id,
+            response=first.get("Response", ""),
+            message=first.get("Message", ""),
+            headers=dict(first),
+            events=tuple(events),
+        )
 
     @property
     def output(self) -> tuple[str, ...]:

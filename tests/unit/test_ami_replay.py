@@ -114,7 +114,7 @@ async def test_protocol_gives_the_same_events_for_any_read_size(
     ami: tuple[FakeAmi, AmiClient], recording: bytes, reference: list[AmiEvent], read_size: int
 ) -> None:
     _, client = ami
-    proto = client._proto  # the real protocol on a real connection, fed exact read sizes
+    proto = client._session  # the real protocol on a real connection, fed exact read sizes
     assert proto is not None
     for i in range(0, len(recording), read_size):
         proto.data_received(recording[i : i + read_size])
