@@ -24,6 +24,7 @@ from telephony.ami_events import (
     Hangup,
     Newchannel,
     QueueCallerJoin,
+    QueueMemberSnapshot,
     ResyncCompleted,
     ResyncStarted,
 )
@@ -143,3 +144,24 @@ async def test_wrong_secret_is_one_clear_line(pbx: Pbx) -> None:
         f"127.0.0.1:{pbx.endpoints.ami_port}: Authentication failed"
     )
     await ami.close()
+
+
+async def test_queue_add_remove_and_a_failed_originate(pbx: Pbx) -> None:
+    async with AmiClient(settings_for(pbx)) as ami:
+        queue = pbx.endpoints.default_queue
+        added = await ami.send(ami_actions.queue_add(queue, "PJSIP/dyn77", member_name="dyn77"))
+        assert added.success  # panoramisk's list guessing never resolved this one
+        members = await ami.send(ami_actions.queue_status(queue))
+        names = {e.member_name for e in members.events if isinstance(e, QueueMemberSnapshot)}
+        assert "dyn77" in names
+        assert (await ami.send(ami_actions.queue_remove(queue, "PJSIP/dyn77"))).success
+        # An operator with no registered phone: Asterisk queues it, then reports failure.
+        result = await ami.originate(
+            channel="PJSIP/op1004", context="from-operators", exten="1001",
+            channel_id="hotline-test-originate", timeout_ms=3000,
+        )  # fmt: skip
+        assert not result.success
+        assert result.channel_id == "hotline-test-originate"
+        # Uniqueid is the ChannelId here; for busy / no answer Asterisk says '<unknown>'
+        # (-> None), so match the Hangup by channel_id.
+        assert result.uniqueid in (None, "hotline-test-originate")
