@@ -23,6 +23,7 @@ while it parses, in wire order: `session_event` (an event no action claimed),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections import Counter
@@ -207,8 +208,9 @@ class AmiClientCore:
         session = self._session
         if session is not None:
             session.close("closed by client")
-            async with asyncio.timeout(1.0):
-                await session.lost.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await session.lost.wait()
         self._stream.finish()
 
     async def __aenter__(self) -> Self:
