@@ -339,7 +339,13 @@ class Softphone:
             if not chunk:
                 return
             buffer.extend(chunk)
-            for payload in split_netstrings(buffer):
+            try:
+                payloads = split_netstrings(buffer)
+            except SoftphoneError as err:  # the thread must not die on a bad frame
+                log.warning("softphone.bad_frame", error=str(err))
+                buffer.clear()
+                continue
+            for payload in payloads:
                 self._dispatch(payload)
 
     def _dispatch(self, payload: bytes) -> None:
