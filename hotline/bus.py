@@ -88,6 +88,11 @@ def backoff_delay(
     return base / 2 + rand() * base / 2
 
 
+def _describe(err: BaseException) -> str:
+    cause = err.__cause__
+    return f"{err}: {cause}" if cause is not None and str(cause) else str(err)
+
+
 @dataclass(frozen=True, slots=True)
 class BusMessage:
     """One received event with where it came from."""
@@ -370,7 +375,7 @@ class Bus:
             try:
                 await self._session()
             except* (aiomqtt.MqttError, OSError) as group:
-                error = "; ".join(str(e) for e in group.exceptions)
+                error = "; ".join(_describe(e) for e in group.exceptions)
                 if self._connects > connects_before:
                     attempt = 0
                     log.warning("bus.disconnected", error=error, url=self._settings.url)

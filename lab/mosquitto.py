@@ -181,6 +181,9 @@ class Mosquitto:
             f"listener {self.port} {HOST}",
             "allow_anonymous true",
             "persistence false",
+            # mosquitto drops QoS 1 messages for a subscriber more than 1000 behind
+            # (its default); a burst after a reconnect can be bigger than that.
+            "max_queued_messages 100000",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
