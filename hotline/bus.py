@@ -7,7 +7,8 @@ bus's own TaskGroup. The keeper loops: connect; re-subscribe every filter that h
 subscriber; mark the bus connected; then run two tasks until the connection breaks:
 
 - the *receiver* reads messages, parses each once (topic, envelope, typed event) and hands
-  it to every matching `Subscription`; a bad message is logged as an error and skipped;
+  it to every matching `Subscription` (hotline.bus_subscription); a bad message is
+  logged as an error and skipped;
 - the *drainer* takes messages from the `Outbox` in order and sends them, at most
   ``in_flight`` at a time, acknowledging each in the outbox when aiomqtt returns (QoS 1:
   the broker's PUBACK; QoS 0: written).
@@ -26,7 +27,7 @@ state event (an error) with counts, and `stats()` reports them.
 On exit the bus gives queued messages up to ``close_timeout`` to reach the broker, then
 logs an error naming how many state events it could not deliver.
 
-Exceptions (all are `hotline.bus_events.BusError`)::
+Exceptions (all are `hotline.bus_topics.BusError`)::
 
     BusError
      ├── TopicError            a topic or filter that breaks the scheme
@@ -41,7 +42,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -51,19 +52,12 @@ import aiomqtt
 import structlog
 
 from config.settings import MqttSettings
-from hotline.bus_events import (
-    BusError,
-    BusEvent,
-    Domain,
-    Envelope,
-    TopicError,
-    TopicParts,
-    decode,
-    encode,
-    parse_topic,
-    topic_filter,
-)
+from hotline.bus_events import BusEvent, Envelope, decode, encode
 from hotline.bus_outbox import Admission, Outbox, Outgoing
+from hotline.bus_subscription import BusMessage, Subscription
+from hotline.bus_topics import BusError, Domain, TopicError, parse_topic, topic_filter
+
+__all__ = ["Bus", "BusMessage", "BusNotRunningError", "BusStats", "Subscription", "backoff_delay"]
 
 log = structlog.get_logger("hotline.bus")
 
@@ -94,20 +88,6 @@ def _describe(err: BaseException) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class BusMessage:
-    """One received event with where it came from."""
-
-    topic: str
-    parts: TopicParts
-    envelope: Envelope
-    retained: bool
-
-    @property
-    def event(self) -> BusEvent:
-        return self.envelope.event
-
-
-@dataclass(frozen=True, slots=True)
 class BusStats:
     connected: bool
     connects: int  # successful connections since start
@@ -118,67 +98,6 @@ class BusStats:
     requeued: int  # sent again after a lost connection
     received: int  # valid messages handed to subscribers
     rejected: int  # bad messages logged and skipped
-
-
-class Subscription:
-    """``async with bus.subscribe(filter) as sub: async for message in sub: ...``
-
-    Entering waits for the broker to accept the subscription if the bus is connected;
-    otherwise it is made on the next connect. The iterator ends when the bus closes.
-    A subscriber that falls more than ``subscriber_queue`` messages behind loses the
-    oldest ones, with an error logged.
-    """
-
-    def __init__(self, bus: Bus, topic_filter: str, maxsize: int) -> None:
-        self._bus = bus
-        self.filter = topic_filter
-        self._maxsize = maxsize
-        self._items: deque[BusMessage] = deque()
-        self._ready = asyncio.Event()
-        self._closed = False
-        self._entered = False
-        self.overflowed = 0
-
-    async def __aenter__(self) -> Self:
-        await self._bus._add(self)
-        self._entered = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close()
-        await self._bus._remove(self)
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> BusMessage:
-        if not self._entered:
-            raise BusError("use `async with bus.subscribe(...) as sub` before iterating")
-        while not self._items:
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
-        return self._items.popleft()
-
-    def _deliver(self, message: BusMessage) -> None:
-        if self._closed:
-            return
-        if len(self._items) >= self._maxsize:
-            self._items.popleft()
-            self.overflowed += 1
-            log.error("bus.subscriber_overflow", filter=self.filter, lost=self.overflowed)
-        self._items.append(message)
-        self._ready.set()
-
-    def _close(self) -> None:
-        self._closed = True
-        self._ready.set()
 
 
 class Bus:
@@ -213,6 +132,8 @@ class Bus:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Self:
+        if self._tg is not None:
+            raise BusError("this bus is already running")
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()
         self._keeper = self._tg.create_task(self._keep_connected(), name="bus-keeper")
@@ -233,7 +154,7 @@ class Bus:
             self._keeper.cancel()
             tg, self._tg = self._tg, None
             for sub in self._subs:
-                sub._close()
+                sub.close()
             await tg.__aexit__(exc_type, exc, tb)
             self._report_drops(force=True)
             if self._outbox.state_queued:
@@ -326,7 +247,9 @@ class Bus:
             aiomqtt.Wildcard(topic_filter)
         except ValueError as err:
             raise TopicError(f"bad topic filter {topic_filter!r}: {err}") from err
-        return Subscription(self, topic_filter, self._settings.subscriber_queue)
+        return Subscription(
+            topic_filter, self._settings.subscriber_queue, on_enter=self._add, on_exit=self._remove
+        )
 
     def filter(
         self,
@@ -442,7 +365,7 @@ class Bus:
         self._received += 1
         message = BusMessage(topic=topic, parts=parts, envelope=envelope, retained=retained)
         for sub in subs:
-            sub._deliver(message)
+            sub.deliver(message)
 
     def _reject(self, topic: str, payload: bytes, err: BusError) -> None:
         self._rejected += 1

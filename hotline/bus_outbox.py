@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from hotline.bus_events import Delivery
+from hotline.bus_topics import Delivery
 
 
 @dataclass(slots=True, eq=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hotline.bus import backoff_delay
-from hotline.bus_events import Delivery
 from hotline.bus_outbox import Admission, Outbox
+from hotline.bus_topics import Delivery
 
 S, E = Delivery.STATE, Delivery.EPHEMERAL
 
