@@ -24,8 +24,9 @@ The outbox's overflow policy (hotline.bus_outbox) drops ephemeral messages oldes
 the bus logs every drop (a warning, summarised at most once a second) and every lost
 state event (an error) with counts, and `stats()` reports them.
 
-On exit the bus gives queued messages up to ``close_timeout`` to reach the broker, then
-logs an error naming how many state events it could not deliver.
+On exit the bus gives queued messages up to ``close_timeout`` to reach the broker (on an
+exit by exception or cancellation only if it is connected), then logs an error naming
+how many state events it could not deliver.
 
 Exceptions (all are `hotline.bus_topics.BusError`)::
 
@@ -147,7 +148,9 @@ class Bus:
     ) -> None:
         assert self._tg is not None and self._keeper is not None
         try:
-            if exc_type is None and len(self._outbox):
+            # Flush what is queued: always when the broker is there (also on Ctrl-C),
+            # and on a normal exit also wait for it to come back, up to close_timeout.
+            if len(self._outbox) and (exc_type is None or self.connected):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._idle.wait(), self._settings.close_timeout)
         finally:
@@ -155,7 +158,8 @@ class Bus:
             tg, self._tg = self._tg, None
             for sub in self._subs:
                 sub.close()
-            await tg.__aexit__(exc_type, exc, tb)
+            # The body's own exception is not the TaskGroup's: it propagates as it is.
+            await tg.__aexit__(None, None, None)
             self._report_drops(force=True)
             if self._outbox.state_queued:
                 log.error(

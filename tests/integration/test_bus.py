@@ -210,3 +210,33 @@ async def test_closing_with_state_events_undelivered_is_an_error(
     assert len(errors) == 1
     assert errors[0]["log_level"] == "error"
     assert errors[0]["state_events"] == 3
+
+
+async def test_cancelled_owner_still_flushes_and_errors_propagate_as_they_are(
+    mosquitto: Mosquitto,
+) -> None:
+    settings = mqtt_settings(mosquitto)
+    queued = asyncio.Event()
+
+    async def owner() -> None:
+        async with Bus(settings) as bus:
+            await _connected(bus)
+            for i in range(200):
+                bus.publish(CallAnswered(linkedid=str(i), extension="8001"))
+            queued.set()
+            await asyncio.Event().wait()  # until cancelled, as on Ctrl-C
+
+    async with Bus(settings) as watcher, watcher.subscribe(watcher.filter("call")) as sub:
+        await _connected(watcher)
+        task = asyncio.create_task(owner())
+        async with asyncio.timeout(WAIT):
+            await queued.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        got = [await _next(sub) for _ in range(200)]
+    assert [m.event.entity_id for m in got] == [str(i) for i in range(200)]
+
+    with pytest.raises(ValueError, match="boom"):  # not wrapped in an ExceptionGroup
+        async with Bus(settings):
+            raise ValueError("boom")
