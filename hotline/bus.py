@@ -273,9 +273,17 @@ class Bus:
             client = self._client
             if self._filters[sub.filter] == 1 and client is not None:
                 try:
-                    await client.subscribe(sub.filter, qos=1)
+                    await self._subscribe(client, sub.filter)
                 except aiomqtt.MqttError as err:  # the keeper re-subscribes on reconnect
                     log.warning("bus.subscribe_failed", filter=sub.filter, error=str(err))
+
+    @staticmethod
+    async def _subscribe(client: aiomqtt.Client, topic_filter: str) -> None:
+        granted = await client.subscribe(topic_filter, qos=1)
+        for code in granted:
+            # A refusal (e.g. by the broker's ACL) would otherwise look like silence.
+            if not isinstance(code, int) and code.is_failure:
+                log.error("bus.subscribe_refused", filter=topic_filter, reason=str(code))
 
     async def _remove(self, sub: Subscription) -> None:
         async with self._sub_lock:
@@ -337,7 +345,7 @@ class Bus:
         async with client:
             async with self._sub_lock:
                 for f in self._filters:
-                    await client.subscribe(f, qos=1)
+                    await self._subscribe(client, f)
                 self._client = client
             self._connects += 1
             self._up.set()
