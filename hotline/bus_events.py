@@ -52,6 +52,9 @@ from hotline.bus_topics import (
     build_topic,
 )
 
+# No event of ours comes near this; a bigger payload is refused before it is parsed.
+MAX_PAYLOAD_BYTES = 256 * 1024
+
 
 class BusEvent(BaseModel):
     """Base of every event: a frozen pydantic model whose fields are the envelope's data.
@@ -301,11 +304,14 @@ def decode(payload: bytes, topic: TopicParts | None = None) -> Envelope:
 
     With `topic`, also check that the topic it came on agrees with the event in it.
     """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise EnvelopeError(f"payload of {len(payload)} bytes, the limit is {MAX_PAYLOAD_BYTES}")
     try:
-        text = payload.decode("utf-8")
-        doc = json.loads(text)
+        doc = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise EnvelopeError(f"payload is not UTF-8 JSON: {err}") from err
+    except RecursionError as err:  # e.g. [[[[...]]]] nested deeper than Python recurses
+        raise EnvelopeError("payload JSON is nested too deeply") from err
     if not isinstance(doc, dict):
         raise EnvelopeError(f"payload is JSON {type(doc).__name__}, not an object")
     schema = doc.get("schema")

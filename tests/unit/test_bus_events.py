@@ -149,6 +149,8 @@ def test_event_class_lookup() -> None:
         (b"\xff\xfe", "UTF-8 JSON"),
         (b"{not json", "UTF-8 JSON"),
         (b"[1, 2]", "not an object"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"x": "' + b"a" * 300_000 + b'"}', "the limit is"),
         (_wire(schema=2), "schema 2"),
         (_wire(id="nope"), "id"),
         (_wire(time="2026-01-02T03:04:05"), "time zone"),
