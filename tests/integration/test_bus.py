@@ -7,6 +7,7 @@ import inspect
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import structlog
@@ -20,7 +21,7 @@ from hotline.bus_events import (
     TranscriptPartial,
     encode,
 )
-from lab.mosquitto import Mosquitto
+from lab.mosquitto import Mosquitto, MosquittoError
 from tests.fixtures.bus import mqtt_settings
 
 pytestmark = pytest.mark.integration
@@ -240,3 +241,20 @@ async def test_cancelled_owner_still_flushes_and_errors_propagate_as_they_are(
     with pytest.raises(ValueError, match="boom"):  # not wrapped in an ExceptionGroup
         async with Bus(settings):
             raise ValueError("boom")
+
+
+def test_lab_broker_restarts_on_its_port_and_reports_a_taken_port(
+    mosquitto_factory: Callable[[], Mosquitto], tmp_path: Path
+) -> None:
+    broker = mosquitto_factory()
+    port, first_pid = broker.port, broker.pid
+    broker.kill()
+    assert not broker.running
+    broker.start()
+    assert broker.port == port and broker.pid != first_pid
+    assert broker.url == f"mqtt://127.0.0.1:{port}"
+    with socket.create_connection((broker.host, port), timeout=WAIT):
+        pass
+    # a port given explicitly and already taken: a clear error with mosquitto's words
+    with pytest.raises(MosquittoError, match="in use"), Mosquitto(port=port, data_dir=tmp_path):
+        pass
