@@ -40,7 +40,7 @@ pytest: setup
 test: setup lint pytest
 
 run: setup
-	$(BIN)/hotline up
+	$(BIN)/hotline up --demo
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
