@@ -42,10 +42,20 @@ async def _feature_ctx(app: web.Application) -> AsyncIterator[None]:
 def _feature_table() -> RouteTable:
     return RouteTable(
         (
-            Route(method="GET", path=r"/api/orders/{order_id:\d+}", handler=_ok,
-                  roles=only(Role.operator, Role.supervisor), summary="One work order"),
-            Route(method="POST", path="/api/orders", handler=_ok, roles=only(Role.operator),
-                  summary="Accept a work order"),
+            Route(
+                method="GET",
+                path=r"/api/orders/{order_id:\d+}",
+                handler=_ok,
+                roles=only(Role.operator, Role.supervisor),
+                summary="One work order",
+            ),
+            Route(
+                method="POST",
+                path="/api/orders",
+                handler=_ok,
+                roles=only(Role.operator),
+                summary="Accept a work order",
+            ),
         ),
         cleanup_ctx=(_feature_ctx,),
     )
@@ -53,8 +63,11 @@ def _feature_table() -> RouteTable:
 
 def _app(*tables: RouteTable) -> web.Application:
     # An unbound session factory: nothing here touches the store.
-    deps = WebDeps(http=HttpSettings(), sessionmaker=async_sessionmaker(class_=AsyncSession),
-                   route_tables=tables)
+    deps = WebDeps(
+        http=HttpSettings(),
+        sessionmaker=async_sessionmaker(class_=AsyncSession),
+        route_tables=tables,
+    )
     return create_app(deps)
 
 
@@ -70,7 +83,10 @@ def test_every_registered_route_declares_its_roles() -> None:
         assert roles is PUBLIC or (isinstance(roles, frozenset) and roles), declaration
     public = {(r.method, r.path) for r in app[ROUTES] if r.is_public}
     assert public == {
-        ("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/api/openapi.json")
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/healthz"),
+        ("GET", "/api/openapi.json"),
     }
     # The static files are the only public routes outside the table.
     for route in registered:
@@ -94,8 +110,13 @@ def test_a_route_cannot_be_declared_without_roles() -> None:
     with pytest.raises(RouteError, match="non-empty"):
         Route(method="GET", path="/x", handler=_ok, roles=frozenset(), summary="x")
     with pytest.raises(RouteError, match="Role members"):
-        Route(method="GET", path="/x", handler=_ok, roles=frozenset({"admin"}),  # type: ignore[arg-type]
-              summary="x")
+        Route(
+            method="GET",
+            path="/x",
+            handler=_ok,
+            roles=frozenset({"admin"}),  # type: ignore[arg-type]
+            summary="x",
+        )
     with pytest.raises(RouteError, match="summary"):
         Route(method="GET", path="/x", handler=_ok, roles=PUBLIC, summary=" ")
     with pytest.raises(RouteError, match="method"):
@@ -135,8 +156,10 @@ def test_openapi_document_shape() -> None:
 
 
 def test_openapi_path_conversion() -> None:
-    assert openapi_path(r"/orders/{id:\d+}/units/{unit}") == ("/orders/{id}/units/{unit}",
-                                                             ["id", "unit"])
+    assert openapi_path(r"/orders/{id:\d+}/units/{unit}") == (
+        "/orders/{id}/units/{unit}",
+        ["id", "unit"],
+    )
     assert openapi_path(r"/x/{code:[0-9]{3}}") == ("/x/{code}", ["code"])
     assert openapi_path("/plain") == ("/plain", [])
 
