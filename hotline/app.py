@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -24,7 +24,8 @@ from agent_desktop.app import WebDeps, create_app
 from config.settings import Settings
 from hotline import db
 from hotline.bus import Bus
-from hotline.pbx_watch import watch_pbx
+from hotline.feature import Core, Feature, FeatureBuilder
+from hotline.features import BUILDERS
 from telephony.ami import AmiClient, AmiConnectionError, AmiLoginError
 
 
@@ -37,6 +38,7 @@ class Running:
     """What a running server listens on (ports may have been chosen by the OS)."""
 
     http_url: str
+    core: Core
 
 
 async def serve(
@@ -44,6 +46,7 @@ async def serve(
     *,
     stop: asyncio.Event,
     on_ready: Callable[[Running], None] | None = None,
+    builders: Sequence[FeatureBuilder] = BUILDERS,
 ) -> None:
     log = structlog.get_logger("hotline")
     engine = db.create_engine(settings.database)
@@ -61,23 +64,51 @@ async def serve(
                 raise StartupError(str(err)) from err
             stack.push_async_callback(ami.close)
             bus = await stack.enter_async_context(Bus(settings.mqtt))
-            app = create_app(WebDeps(http=settings.http, sessionmaker=db.session_factory(engine)))
+            core = Core(
+                settings=settings, sessionmaker=db.session_factory(engine), ami=ami, bus=bus
+            )
+            features = [build(core) for build in builders]
+            app = create_app(
+                WebDeps(
+                    http=settings.http,
+                    sessionmaker=core.sessionmaker,
+                    route_tables=tuple(f.routes for f in features if f.routes is not None),
+                )
+            )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, settings.http.host, settings.http.port)
             await site.start()
-            running = Running(http_url=_site_url(runner, settings.http.host))
+            running = Running(http_url=_site_url(runner, settings.http.host), core=core)
             async with asyncio.TaskGroup() as tg:
-                watcher = tg.create_task(watch_pbx(ami, bus))
-                log.info("hotline ready", http=running.http_url, ami=settings.ami.host)
+                tasks = [tg.create_task(_pump(ami, features), name="ami-pump")]
+                for feature in features:
+                    for i, make in enumerate(feature.tasks):
+                        tasks.append(tg.create_task(make(), name=f"{feature.name}-{i}"))
+                log.info("hotline ready", http=running.http_url, ami=settings.ami.host,
+                         features=[f.name for f in features])
                 if on_ready is not None:
                     on_ready(running)
                 await stop.wait()
-                watcher.cancel()
-            log.info("hotline stopping")
+                log.info("hotline stopping")
+                for task in tasks:
+                    task.cancel()
     finally:
         await engine.dispose()
+
+
+async def _pump(ami: AmiClient, features: Sequence[Feature]) -> None:
+    """The one consumer of the AMI event stream: each event to each handler, in order."""
+    log = structlog.get_logger("hotline.pump")
+    handlers = [h for f in features for h in f.ami_handlers]
+    async for event in ami.events():
+        for handler in handlers:
+            try:
+                await handler.on_ami_event(event)
+            except Exception:  # one handler's bug must not stop the others or the server
+                log.exception("ami handler failed", handler=type(handler).__name__,
+                              kind=type(event).__name__)
 
 
 def _site_url(runner: web.AppRunner, host: str) -> str:

@@ -1,8 +1,4 @@
-"""Follow the AMI event stream: report the PBX connection on the bus, log the rest.
-
-The call state and routing (telephony) will consume the same stream; until then this is
-the one consumer, so the adapter's queue never fills while the server runs.
-"""
+"""The PBX connection as the rest of the centre sees it: on the bus, and in the log."""
 
 from __future__ import annotations
 
@@ -10,20 +6,28 @@ import structlog
 
 from hotline.bus import Bus
 from hotline.bus_events import PbxConnection
-from telephony.ami import AmiClient
-from telephony.ami_events import AmiConnected, AmiDisconnected, ResyncCompleted
+from hotline.feature import Core, Feature
+from telephony.ami_events import AmiConnected, AmiDisconnected, AmiEvent, ResyncCompleted
 
 log = structlog.get_logger("hotline.pbx")
 
 
-async def watch_pbx(ami: AmiClient, bus: Bus, *, instance: str = "asterisk") -> None:
-    async for event in ami.events():
+class PbxConnectionReporter:
+    def __init__(self, bus: Bus, instance: str = "asterisk") -> None:
+        self._bus = bus
+        self._instance = instance
+
+    async def on_ami_event(self, event: AmiEvent) -> None:
         if isinstance(event, AmiConnected):
             log.info("pbx connected", host=event.host, port=event.port, version=event.version)
-            bus.publish(PbxConnection(instance=instance, connected=True, detail=event.version))
+            self._bus.publish(
+                PbxConnection(instance=self._instance, connected=True, detail=event.version)
+            )
         elif isinstance(event, AmiDisconnected):
             log.warning("pbx disconnected", reason=event.reason)
-            bus.publish(PbxConnection(instance=instance, connected=False, detail=event.reason))
+            self._bus.publish(
+                PbxConnection(instance=self._instance, connected=False, detail=event.reason)
+            )
         elif isinstance(event, ResyncCompleted):
             log.info(
                 "pbx resynced",
@@ -32,5 +36,7 @@ async def watch_pbx(ami: AmiClient, bus: Bus, *, instance: str = "asterisk") -> 
                 queue_entries=event.queue_entries,
                 complete=event.complete,
             )
-        else:
-            log.debug("ami event", kind=type(event).__name__)
+
+
+def build(core: Core) -> Feature:
+    return Feature(name="pbx-connection", ami_handlers=(PbxConnectionReporter(core.bus),))

@@ -71,6 +71,7 @@ _TEMPLATES = (
     "rtp.conf",
     "queues.conf",
     "extensions.conf",
+    "extensions_taps.conf",
     "musiconhold.conf",
     "indications.conf",
 )

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.pbx",
     "tests.fixtures.bus",
     "tests.fixtures.store",
+    "tests.fixtures.server",
 ]
