@@ -30,6 +30,7 @@ from config.settings import Settings
 from hotline.bus import Bus
 from telephony.ami import AmiClient
 from telephony.ami_events import AmiEvent
+from telephony.presence import Presence
 
 Clock = Callable[[], datetime]
 
@@ -50,6 +51,7 @@ class Core:
     sessionmaker: async_sessionmaker[AsyncSession]
     ami: AmiClient
     bus: Bus
+    presence: Presence = field(default_factory=Presence)
     clock: Clock = utc_now
 
 

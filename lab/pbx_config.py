@@ -72,6 +72,7 @@ _TEMPLATES = (
     "queues.conf",
     "extensions.conf",
     "extensions_taps.conf",
+    "extensions_transfers.conf",
     "musiconhold.conf",
     "indications.conf",
 )
