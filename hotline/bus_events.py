@@ -5,7 +5,9 @@ Topic scheme (docs/bus.md is the reader's version of this)::
     {prefix}/v1/{domain}/{entity_id}/{event}
 
     hotline/v1/call/<linkedid>/offered|routed|answered|ended      state
+    hotline/v1/call/<linkedid>/transferred                         state
     hotline/v1/operator/<extension>/state                          state, retained
+    hotline/v1/operator/<extension>/pop                            state (screen pop)
     hotline/v1/transcript/<call_id>/partial                        ephemeral
     hotline/v1/transcript/<call_id>/final                          state
     hotline/v1/order/<order_id>/<step>                             state
@@ -140,6 +142,8 @@ class OperatorState(BusEvent):
     extension: str
     state: str
     reason: str | None = None
+    call_id: str | None = None  # the call it rings for or talks on
+    wrap_up_until: datetime | None = None  # when after-call work ends by itself
 
 
 class TranscriptPartial(BusEvent):
@@ -229,6 +233,38 @@ class SystemLag(BusEvent):
     lag_seconds: float = Field(ge=0)
 
 
+class ScreenPop(BusEvent):
+    """An operator's phone rings for a call: what the desktop shows at once."""
+
+    domain = Domain.OPERATOR
+    event = "pop"
+    entity_field = "extension"
+    extension: str
+    call_id: str
+    caller_number: str
+    caller_name: str | None = None
+    dnis: str | None = None  # the number dialled
+    line: dict[str, Any] | None = None  # the catalogue's line for the DNIS, if known
+    queue: str | None = None
+    history: dict[str, Any] = Field(default_factory=dict)  # telephony.call_repo's
+    ami_received_at: float | None = None  # epoch seconds the AMI event arrived (latency)
+
+
+class CallTransferred(BusEvent):
+    """An operator transferred a call: blind, or three-way (the operator stays on)."""
+
+    domain = Domain.CALL
+    event = "transferred"
+    entity_field = "linkedid"
+    linkedid: str
+    extension: str  # the operator who transferred
+    target: str  # a queue name, or 110 / 119 / 120 / 122
+    kind: Literal["queue", "emergency"]
+    mode: Literal["blind", "three_way"]
+    ok: bool = True
+    detail: str = ""
+
+
 _FIXED: tuple[type[BusEvent], ...] = (
     CallOffered,
     CallRouted,
@@ -241,6 +277,8 @@ _FIXED: tuple[type[BusEvent], ...] = (
     PbxConnection,
     SystemHealth,
     SystemLag,
+    ScreenPop,
+    CallTransferred,
 )
 # Domains whose event name comes from a field: every event in the domain is this class.
 _BY_DOMAIN: dict[Domain, type[BusEvent]] = {Domain.ORDER: OrderStep}
