@@ -34,5 +34,6 @@ def target_metadata() -> MetaData:
     """The metadata of every table model, after importing all model modules."""
     import accounts.models  # noqa: F401, PLC0415  (each models module, in order)
     import telephony.call_models  # noqa: F401, PLC0415
+    import telephony.operator_models  # noqa: F401, PLC0415
 
     return SQLModel.metadata
