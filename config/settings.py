@@ -111,6 +111,19 @@ class PbxSettings(_Section):
     operator_password: SecretStr = SecretStr("hotline")
 
 
+class OperatorsSettings(_Section):
+    """Operator seats: queue membership by skill, after-call work, the screen pop."""
+
+    default_queue: str = "hotline-default"
+    # extension -> skill queues it joins at login; an extension not listed joins the
+    # default queue and every other queue Asterisk reports.
+    skills: dict[str, list[str]] = Field(default_factory=dict)
+    interface_template: str = Field("PJSIP/op{extension}", pattern=r"\{extension\}")
+    wrap_up_seconds: float = Field(30.0, ge=0, description="after-call work after each call")
+    history_days: int = Field(365, ge=1, description="caller history shown in the pop")
+    transfer_context: str = "hotline-transfer"
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -123,6 +136,7 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     asr: AsrSettings = AsrSettings()
     pbx: PbxSettings = PbxSettings()
+    operators: OperatorsSettings = OperatorsSettings()
     log: LogSettings = LogSettings()
 
 
