@@ -35,5 +35,6 @@ def target_metadata() -> MetaData:
     import accounts.models  # noqa: F401, PLC0415  (each models module, in order)
     import telephony.call_models  # noqa: F401, PLC0415
     import telephony.operator_models  # noqa: F401, PLC0415
+    import workorders.models  # noqa: F401, PLC0415
 
     return SQLModel.metadata
