@@ -124,6 +124,17 @@ class OperatorsSettings(_Section):
     transfer_context: str = "hotline-transfer"
 
 
+class WorkordersSettings(_Section):
+    """Work orders: the city's time limits, the responsibility catalogue, the SLA clock."""
+
+    sla_preset: str = Field("zhangye", description="a [preset.NAME] of the presets file")
+    sla_presets_path: Path | None = Field(None, description="default: config/sla_presets.toml")
+    catalogue_path: Path | None = Field(None, description="default: config/units.toml")
+    load_catalogue: bool = Field(True, description="upsert the catalogue into the store at start")
+    clock_interval: float = Field(15.0, gt=0, description="seconds between SLA clock ticks")
+    number_prefix: str = Field("12345", pattern=r"^[0-9A-Za-z]{1,12}$")
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -137,6 +148,7 @@ class Settings(_Section):
     asr: AsrSettings = AsrSettings()
     pbx: PbxSettings = PbxSettings()
     operators: OperatorsSettings = OperatorsSettings()
+    workorders: WorkordersSettings = WorkordersSettings()
     log: LogSettings = LogSettings()
 
 
