@@ -93,13 +93,42 @@ class HttpSettings(_Section):
     session_hours: float = Field(12.0, gt=0)
 
 
+class AsrKeyword(_Section):
+    """A watched word and what the desktop should do when it is heard."""
+
+    keyword: str = Field(min_length=1)
+    action: Literal["transfer_119", "transfer_110", "transfer_120", "alert_supervisor"]
+
+
+def _default_keywords() -> tuple[AsrKeyword, ...]:
+    return (
+        AsrKeyword(keyword="着火", action="transfer_119"),
+        AsrKeyword(keyword="失火", action="transfer_119"),
+        AsrKeyword(keyword="煤气泄漏", action="transfer_119"),
+        AsrKeyword(keyword="自杀", action="alert_supervisor"),
+    )
+
+
 class AsrSettings(_Section):
     """Live transcription: the AudioSocket server and the Vosk recognizer pool."""
 
-    model_path: Path | None = None
+    enabled: bool = True
+    # `hotline asr fetch-model vosk-model-small-cn-0.22` unpacks it here.
+    model_path: Path | None = Path("/var/cache/hotline/models/vosk-model-small-cn-0.22")
+    models_dir: Path = Path("/var/cache/hotline/models")
     workers: int = Field(0, ge=0, description="0 means the number of cores")
+    max_streams: int = Field(0, ge=0, description="live streams; 0 means 3 per worker")
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = Field(9092, ge=0, le=65535)
+    tap_wait: float = Field(5.0, gt=0, description="seconds a stream waits for its call")
+    uuid_timeout: float = Field(5.0, gt=0, description="seconds to the AudioSocket uuid")
+    idle_timeout: float = Field(60.0, gt=0, description="seconds without audio")
+    renew_seconds: float = Field(300.0, gt=0, description="renew recognizers past this")
+    max_backlog_seconds: float = Field(30.0, gt=0, description="audio buffered per stream")
+    partial_interval: float = Field(0.25, ge=0, description="min seconds between partials")
+    lag_interval: float = Field(1.0, gt=0, description="seconds between lag reports")
+    number_style: Literal["digits", "ko", "zh"] = "digits"
+    keywords: tuple[AsrKeyword, ...] = Field(default_factory=_default_keywords)
 
 
 class PbxSettings(_Section):

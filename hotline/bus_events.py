@@ -171,6 +171,7 @@ class TranscriptFinal(BusEvent):
     text: str
     start_seconds: float | None = None
     end_seconds: float | None = None
+    confidence: float | None = None
 
 
 class OrderStep(BusEvent):
@@ -198,6 +199,7 @@ class KeywordAlert(BusEvent):
     keyword: str
     channel: Literal["caller", "operator"]
     text: str = ""
+    action: str = ""  # e.g. transfer_119, alert_supervisor (asr.keywords settings)
 
 
 class PbxConnection(BusEvent):
@@ -265,6 +267,31 @@ class CallTransferred(BusEvent):
     detail: str = ""
 
 
+class TranscriptStatus(BusEvent):
+    """Whether one speaker of a call is being transcribed (live, unavailable, ended)."""
+
+    domain = Domain.TRANSCRIPT
+    event = "status"
+    entity_field = "call_id"
+    call_id: str
+    channel: Literal["caller", "operator"]
+    status: Literal["live", "unavailable", "ended"]
+    detail: str = ""
+
+
+class TranscriptLag(BusEvent):
+    """How far one stream's recognition is behind its audio; the next one replaces it."""
+
+    domain = Domain.TRANSCRIPT
+    event = "lag"
+    delivery = Delivery.EPHEMERAL
+    entity_field = "call_id"
+    call_id: str
+    channel: Literal["caller", "operator"]
+    lag_seconds: float = Field(ge=0)
+    max_lag_seconds: float = Field(ge=0)
+
+
 _FIXED: tuple[type[BusEvent], ...] = (
     CallOffered,
     CallRouted,
@@ -277,6 +304,8 @@ _FIXED: tuple[type[BusEvent], ...] = (
     PbxConnection,
     SystemHealth,
     SystemLag,
+    TranscriptStatus,
+    TranscriptLag,
     ScreenPop,
     CallTransferred,
 )
