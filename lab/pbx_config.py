@@ -73,6 +73,7 @@ _TEMPLATES = (
     "extensions.conf",
     "extensions_taps.conf",
     "extensions_transfers.conf",
+    "extensions_ivr.conf",
     "musiconhold.conf",
     "indications.conf",
 )
