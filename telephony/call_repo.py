@@ -38,8 +38,7 @@ from telephony.call_models import (
     CallRecordPublic,
     utcnow,
 )
-
-WITHHELD_NUMBERS = frozenset({"", "anonymous", "unknown", "withheld", "private", "restricted"})
+from telephony.routing import is_withheld
 
 
 class CallRepoError(Exception):
@@ -52,11 +51,6 @@ class CallNotFound(CallRepoError):
 
 class CallbackNotFound(CallRepoError):
     pass
-
-
-def is_withheld(number: str | None) -> bool:
-    """No usable caller number: empty, or one of the words carriers send instead."""
-    return number is None or number.strip().lower() in WITHHELD_NUMBERS
 
 
 # -- call records --------------------------------------------------------------------------
@@ -77,9 +71,13 @@ async def open_call(
     if existing is not None:
         return CallRecordPublic.model_validate(existing)
     row = CallRecord(
-        uniqueid=uniqueid, linkedid=linkedid, entered_at=entered_at, dnis=dnis,
-        caller_number=caller_number, caller_name=caller_name,
-    )  # fmt: skip
+        uniqueid=uniqueid,
+        linkedid=linkedid,
+        entered_at=entered_at,
+        dnis=dnis,
+        caller_number=caller_number,
+        caller_name=caller_name,
+    )
     session.add(row)
     await session.commit()
     await session.refresh(row)
@@ -182,9 +180,12 @@ async def note_missed_call(
     row = (await session.execute(query)).scalars().first()
     if row is None:
         row = CallbackTask(
-            number=number, line=line, first_missed_at=at, last_missed_at=at,
+            number=number,
+            line=line,
+            first_missed_at=at,
+            last_missed_at=at,
             last_linkedid=linkedid,
-        )  # fmt: skip
+        )
     else:
         row.missed_count += 1
         row.last_missed_at = max(row.last_missed_at, at)
@@ -262,8 +263,9 @@ async def caller_history(
 ) -> CallerHistory:
     """Counts, the last `limit` calls and flags for `number` within `within_days`."""
     if is_withheld(number):
-        return CallerHistory(number=number, withheld=True, within_days=within_days,
-                             flags=["withheld"])  # fmt: skip
+        return CallerHistory(
+            number=number, withheld=True, within_days=within_days, flags=["withheld"]
+        )
     since = (now or utcnow()) - timedelta(days=within_days)
     where = [col(CallRecord.caller_number) == number, col(CallRecord.entered_at) >= since]
     if exclude_linkedid is not None:
@@ -277,20 +279,29 @@ async def caller_history(
     ).all()
     by_outcome = {str(outcome): int(n) for outcome, n in counts}
     rows: Sequence[CallRecord] = (
-        await session.execute(
-            select(CallRecord).where(*where)
-            .order_by(col(CallRecord.entered_at).desc(), col(CallRecord.id).desc())
-            .limit(limit)
+        (
+            await session.execute(
+                select(CallRecord)
+                .where(*where)
+                .order_by(col(CallRecord.entered_at).desc(), col(CallRecord.id).desc())
+                .limit(limit)
+            )
         )
-    ).scalars().all()  # fmt: skip
+        .scalars()
+        .all()
+    )
     last_operator = (
         await session.execute(
             select(col(CallRecord.operator_extension))
-            .where(*where, col(CallRecord.answered_at).is_not(None),
-                   col(CallRecord.operator_extension).is_not(None))
-            .order_by(col(CallRecord.answered_at).desc()).limit(1)
+            .where(
+                *where,
+                col(CallRecord.answered_at).is_not(None),
+                col(CallRecord.operator_extension).is_not(None),
+            )
+            .order_by(col(CallRecord.answered_at).desc())
+            .limit(1)
         )
-    ).scalar()  # fmt: skip
+    ).scalar()
     open_callback = (
         await session.execute(
             select(func.count())
