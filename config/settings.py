@@ -164,6 +164,22 @@ class WorkordersSettings(_Section):
     number_prefix: str = Field("12345", pattern=r"^[0-9A-Za-z]{1,12}$")
 
 
+class CallsSettings(_Section):
+    """Calls and routing: the hotline catalogue and how the server routes a new call."""
+
+    catalogue: Path = Path(__file__).resolve().parent / "hotlines.toml"
+    hold_seconds: int = Field(3, ge=1, le=30, description="dialplan waits this long for us")
+    lease_seconds: int = Field(3, ge=2, le=60, description="router lease the server renews")
+    preferred_days: int = Field(30, ge=0, description="prefer who answered within N days")
+    preferred_ring_seconds: int = Field(10, ge=1, le=60, description="ring them this long")
+    key_caller_threshold: int = Field(5, ge=1, description="calls in key_caller_days")
+    key_caller_days: int = Field(30, ge=1)
+    key_caller_boost: int = Field(1, ge=0, le=10, description="queue priority added")
+    overflow_seconds: int | None = Field(None, ge=1, description="override every skill's")
+    operator_interface: str = Field("PJSIP/op{extension}", pattern=r"\{extension\}")
+    answered_within_seconds: int = Field(15, ge=1, description="service level target")
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -176,6 +192,7 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     asr: AsrSettings = AsrSettings()
     pbx: PbxSettings = PbxSettings()
+    calls: CallsSettings = CallsSettings()
     operators: OperatorsSettings = OperatorsSettings()
     workorders: WorkordersSettings = WorkordersSettings()
     log: LogSettings = LogSettings()
