@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,6 +181,42 @@ class CallsSettings(_Section):
     answered_within_seconds: int = Field(15, ge=1, description="service level target")
 
 
+class IvrSettings(_Section):
+    """Automated callbacks (ivr_flows): survey and supervision calls through the trunk."""
+
+    enabled: bool = True
+    flows_dir: Path | None = Field(None, description="default: config/ivr")
+    prompt_dir: str = Field(
+        "/var/lib/hotline/ivr-prompts", description="the prompt files, as Asterisk sees them"
+    )
+    trunk: str = Field("PJSIP/{number}@pstn", pattern=r"\{number\}")
+    caller_id: str = "12345"
+    context: str = "hotline-ivr"
+    max_concurrent_calls: int = Field(10, ge=1, le=1000)
+    ring_seconds: float = Field(30.0, gt=0, le=300)
+    max_call_seconds: int = Field(300, ge=10)
+    idle_seconds: int = Field(10, ge=1, description="a call without commands hangs up")
+    calling_hours_start: time = time(9, 0)
+    calling_hours_end: time = time(20, 0)
+    timezone: str = "Asia/Shanghai"
+    excluded_weekdays: tuple[int, ...] = Field((), description="0 = Monday")
+    excluded_dates: tuple[date, ...] = ()
+    survey_delay_hours: float = Field(24.0, ge=0)
+    survey_after_steps: tuple[str, ...] = ("reviewed",)
+    max_attempts: int = Field(3, ge=1, le=20)
+    retry_backoff_minutes: float = Field(30.0, ge=0)
+    retry_factor: float = Field(2.0, ge=1)
+    poll_seconds: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _hours(self) -> IvrSettings:
+        if self.calling_hours_end <= self.calling_hours_start:
+            raise ValueError("ivr.calling_hours_end must be after ivr.calling_hours_start")
+        if any(not 0 <= d <= 6 for d in self.excluded_weekdays):
+            raise ValueError("ivr.excluded_weekdays are 0 (Monday) .. 6 (Sunday)")
+        return self
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -195,6 +232,7 @@ class Settings(_Section):
     calls: CallsSettings = CallsSettings()
     operators: OperatorsSettings = OperatorsSettings()
     workorders: WorkordersSettings = WorkordersSettings()
+    ivr: IvrSettings = IvrSettings()
     log: LogSettings = LogSettings()
 
 
