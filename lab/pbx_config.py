@@ -8,9 +8,14 @@ autoload=no, so a module that fails to load stops the boot instead of hiding.
 
 Accounts: operator N (default 1001..1004) registers as SIP user `opN` (password `pwN`
 from `PbxConfig.allocate`, or the settings' operator_password with `from_settings`); it
-is reachable at extension N and is a static member of the default queue
-`hotline-default`. Citizens call any number into context `from-pstn` (identified by IP
-127.0.0.1 as endpoint `pstn`); the dialled number is HOTLINE_DNIS. Asterisk calls the
+is reachable at extension N and, with `static_members` (the lab default, for tests that
+run no server), a static member of the default queue `hotline-default`; with
+`static_members=False` the server adds members itself (AMI QueueAdd). One queue per
+skill of the hotline catalogue (`catalogue`, config/hotlines.toml) is rendered too,
+each inheriting `queue-common`. Calls wait up to `hold_seconds` in `hotline-hold` for
+the server's decision (see extensions.conf.tmpl). Citizens call any number into context
+`from-pstn` (identified by IP 127.0.0.1 as endpoint `pstn`); the dialled number is
+HOTLINE_DNIS. Asterisk calls the
 public network through `PJSIP/<number>@pstn` (the aor contact `pstn_contact`, e.g. a
 sipp UAS) or `PJSIP/pstn/sip:<number>@127.0.0.1:<port>`.
 """
@@ -23,6 +28,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from lab.ports import free_tcp_port, free_udp_port, free_udp_range
+from telephony.catalogue import SHIPPED, load_catalogue
 
 if TYPE_CHECKING:
     from config.settings import PbxSettings
@@ -138,6 +144,9 @@ class PbxConfig:
     default_queue: str = "hotline-default"
     queue_strategy: str = "ringall"
     pstn_contact: str | None = None  # e.g. "sip:127.0.0.1:5070" (a sipp UAS for callbacks)
+    static_members: bool = True  # operators are static members of the default queue
+    hold_seconds: int = 3  # the longest a new call waits for the server's routing decision
+    catalogue: Path = SHIPPED  # the hotline catalogue whose skill queues are rendered
 
     @classmethod
     def allocate(
@@ -248,7 +257,14 @@ def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, st
         "members": "\n".join(
             f"member => PJSIP/{o.username},0,{o.username},PJSIP/{o.username}"
             for o in config.operators
+            if config.static_members
         ),
+        "skill_queues": "\n".join(
+            f"[{q}](queue-common)"
+            for q in load_catalogue(config.catalogue).queues()
+            if q != config.default_queue
+        ),
+        "hold_seconds": config.hold_seconds,
         "operator_extens": "\n".join(
             f"exten => {o.extension},1,Dial(PJSIP/{o.username},30)\n same => n,Hangup()"
             for o in config.operators
