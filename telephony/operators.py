@@ -28,14 +28,14 @@ those reasons keeps the seat logged out / in wrap-up rather than "paused".
 
 Transition table (rows: state; columns: events; "-" illegal; "=" unchanged)::
 
-               Login  Logout Pause  Resume WrapUp Over  Seen*  Gone   Called Ring-  Conn   Compl  Unre  Reach
-    logged_out ready  =      -      -      -      =      (a)    =      ring   =      talk   =      unre  =
-    ready      =      out    paused =      wrap   =      (a)    out    ring   =      talk   =      unre  =
-    paused     =      out    paused ready  wrap   =      (a)    out    ring   =      talk   =      unre  =
-    ringing    =      -      -      -      -      =      =      =      ring   resume talk   resume unre  =
-    talking    =      -      -      -      -      =      =      =      =      =      =      (b)    unre  =
-    wrap_up    =      out    paused ready  wrap   ready  (c)    out    ring   =      talk   =      unre  =
-    unreachable=      out    -      -      -      =      =      out    ring   =      talk   =      =     resume
+              Lin  Lout Pause Res  Wrap Over Seen Gone Call REnd Conn Comp Unr  Rch
+    logged_out ready =   -     -    -    =    (a)  =    ring =    talk =    unr  =
+    ready      =   out  pause =    wrap =    (a)  out  ring =    talk =    unr  =
+    paused     =   out  pause ready wrap =    (a)  out  ring =    talk =    unr  =
+    ringing    =   -    -     -    -    =    =    =    ring back talk back unr  =
+    talking    =   -    -     -    -    =    =    =    =    =    =    (b)  unr  =
+    wrap_up    =   out  pause ready wrap ready (c) out  ring =    talk =    unr  =
+    unreachable =  out  -     -    -    =    =    out  ring =    talk =    =    back
 
     (a) paused with a reason of the operator's -> paused(reason); reason logout -> logged_out;
         not paused -> ready
