@@ -292,6 +292,40 @@ class TranscriptLag(BusEvent):
     max_lag_seconds: float = Field(ge=0)
 
 
+class SurveyResult(BusEvent):
+    """A satisfaction survey callback (回访) ended: answered, or given up (see `outcome`).
+
+    satisfaction is 满意 / 基本满意 / 不满意 (None without an answer); solved is whether
+    the citizen said the problem was solved (None: not answered).
+    """
+
+    domain = Domain.ORDER
+    event = "survey_result"
+    entity_field = "order_id"
+    order_id: str
+    outcome: str  # ivr_flows.outcomes.Outcome: answered_result, busy, no_answer, ...
+    satisfaction: Literal["满意", "基本满意", "不满意"] | None = None
+    solved: bool | None = None
+    attempts: int = Field(ge=0)
+    reason: str = ""
+    job_id: int | None = None
+
+
+class SupervisionCallResult(BusEvent):
+    """An automatic supervision call (自动电话督办) to a unit ended."""
+
+    domain = Domain.ORDER
+    event = "supervision_call"
+    entity_field = "order_id"
+    order_id: str
+    unit: str | None = None
+    outcome: str
+    acknowledged: bool = False
+    attempts: int = Field(ge=0)
+    reason: str = ""
+    job_id: int | None = None
+
+
 _FIXED: tuple[type[BusEvent], ...] = (
     CallOffered,
     CallRouted,
@@ -308,6 +342,8 @@ _FIXED: tuple[type[BusEvent], ...] = (
     TranscriptLag,
     ScreenPop,
     CallTransferred,
+    SurveyResult,
+    SupervisionCallResult,
 )
 # Domains whose event name comes from a field: every event in the domain is this class.
 _BY_DOMAIN: dict[Domain, type[BusEvent]] = {Domain.ORDER: OrderStep}
