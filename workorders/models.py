@@ -149,7 +149,7 @@ class WorkOrderBase(SQLModel):
     channel: Channel = Field(default=Channel.phone, sa_type=sa.String(16))
     call_linkedid: str | None = Field(default=None, max_length=64, index=True)
     line: str = Field(default="", max_length=64, description="the hotline number dialled")
-    time_limit_class: str = Field(max_length=32)
+    time_limit_class: str = Field(default="", max_length=32, description="empty: the default")
     petition: bool = Field(default=False, description="信访件")
     enterprise: bool = Field(default=False, description="涉企诉求")
 
