@@ -34,6 +34,7 @@ def target_metadata() -> MetaData:
     """The metadata of every table model, after importing all model modules."""
     import accounts.models  # noqa: F401, PLC0415  (each models module, in order)
     import asr.models  # noqa: F401, PLC0415
+    import ivr_flows.models  # noqa: F401, PLC0415
     import knowledge.models  # noqa: F401, PLC0415
     import telephony.call_models  # noqa: F401, PLC0415
     import telephony.operator_models  # noqa: F401, PLC0415
