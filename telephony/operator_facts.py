@@ -8,12 +8,15 @@ one typed AMI event into the `(extension, OperatorEvent)` pairs it implies:
         -> MemberSeen(paused, reason)          and Unreachable when Status = 5
     AgentCalled -> Called, AgentConnect -> Connected, AgentComplete -> Completed,
     AgentRingNoAnswer -> RingEnded
-    DeviceStateChange of a seat's device: UNAVAILABLE -> Unreachable,
-        NOT_INUSE -> RingEnded + Reachable (each a no-op where it does not apply)
+    DeviceStateChange of a seat's device (if res_manager_devicestate is loaded):
+        UNAVAILABLE -> Unreachable, NOT_INUSE -> RingEnded + Reachable
+    PeerStatus of a seat's device: Unreachable / Reachable
     ContactStatus of a seat's AOR: Removed / Unreachable -> Unreachable,
-        Created / Reachable -> Reachable
+        Created / Reachable / NonQualified / Updated -> Reachable
+    (each a no-op in the states where it does not apply)
 
-DeviceStateChange and ContactStatus have no class in telephony.ami_events; they arrive
+DeviceStateChange, PeerStatus and ContactStatus have no class in telephony.ami_events;
+they arrive
 as `UnknownEvent` and are parsed here into `DeviceState` / `ContactState` first, so no
 header mapping goes further in.
 """
@@ -47,7 +50,8 @@ from telephony.operators import (
     Unreachable,
 )
 
-DEVICE_UNAVAILABLE = 5  # QueueMemberStatus Status: AST_DEVICE_UNAVAILABLE
+# QueueMemberStatus Status: Asterisk's device states
+DEVICE_UNKNOWN, DEVICE_NOT_INUSE, DEVICE_INVALID, DEVICE_UNAVAILABLE = 0, 1, 4, 5
 
 Fact = tuple[str, OperatorEvent]
 
@@ -93,6 +97,9 @@ def parse_unknown(event: UnknownEvent) -> DeviceState | ContactState | None:
     if event.name == "DeviceStateChange":
         return DeviceState(device=event.headers.get("Device", ""),
                            state=event.headers.get("State", ""))
+    if event.name == "PeerStatus":
+        return DeviceState(device=event.headers.get("Peer", ""),
+                           state=event.headers.get("PeerStatus", "").upper())
     if event.name == "ContactStatus":
         return ContactState(aor=event.headers.get("AOR", ""),
                             status=event.headers.get("ContactStatus", ""))
@@ -109,6 +116,10 @@ def facts(event: AmiEvent, interfaces: Interfaces) -> Sequence[Fact]:
             seen: list[Fact] = [(ext, MemberSeen(event.paused, event.paused_reason))]
             if event.status == DEVICE_UNAVAILABLE:
                 seen.append((ext, Unreachable()))
+            elif event.status == DEVICE_NOT_INUSE:  # idle: not ringing, and registered
+                seen += [(ext, RingEnded()), (ext, Reachable())]
+            elif event.status not in (DEVICE_UNKNOWN, DEVICE_INVALID):
+                seen.append((ext, Reachable()))
             return seen
         case AgentCalled():
             ext = interfaces.extension(event.interface)
@@ -134,10 +145,12 @@ def _unknown_facts(
         ext = interfaces.extension(parsed.device)
         if ext is None:
             return ()
-        if parsed.state == "UNAVAILABLE":
+        if parsed.state in ("UNAVAILABLE", "UNREACHABLE"):
             return ((ext, Unreachable()),)
         if parsed.state == "NOT_INUSE":
             return ((ext, RingEnded()), (ext, Reachable()))
+        if parsed.state == "REACHABLE":
+            return ((ext, Reachable()),)
         return ()
     if isinstance(parsed, ContactState):
         ext = interfaces.extension_of_aor(parsed.aor)
@@ -145,6 +158,6 @@ def _unknown_facts(
             return ()
         if parsed.status in ("Removed", "Unreachable"):
             return ((ext, Unreachable()),)
-        if parsed.status in ("Created", "Reachable"):
+        if parsed.status in ("Created", "Reachable", "NonQualified", "Updated"):
             return ((ext, Reachable()),)
     return ()
