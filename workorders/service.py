@@ -125,7 +125,7 @@ class OrderService:
         clock: Clock = utc_now,
         number_prefix: str = "12345",
     ) -> None:
-        self._sessions = sessionmaker
+        self.sessions = sessionmaker
         self._publisher = publisher
         self.policy = policy
         self._clock = clock
@@ -158,7 +158,7 @@ class OrderService:
             raise InvalidRequest("an order resolved on the call (即办) needs a note of the answer")
         for attempt in range(_NUMBER_RETRIES):
             now = self._clock()
-            async with self._sessions() as session:
+            async with self.sessions() as session:
                 day = now.astimezone(self.policy.tz).strftime("%Y%m%d")
                 number = await repo.next_number(session=session, prefix=self._prefix, day=day)
                 order = WorkOrder.model_validate(
@@ -277,7 +277,7 @@ class OrderService:
     # ------------------------------------------------------------------ reading
 
     async def get(self, number: str, *, actor: Actor) -> WorkOrderPublic:
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             order = await self._visible(session, number, actor)
             return await repo.public(session=session, order=order)
 
@@ -291,7 +291,7 @@ class OrderService:
         offset: int = 0,
     ) -> list[WorkOrderPublic]:
         unit = self._unit(actor) if actor.role is Role.unit_handler else None
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             orders = await repo.list_orders(
                 session=session,
                 unit_id=unit,
@@ -303,7 +303,7 @@ class OrderService:
             return [await repo.public(session=session, order=o) for o in orders]
 
     async def history(self, number: str, *, actor: Actor) -> list[OrderEventPublic]:
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             order = await self._visible(session, number, actor)
             assert order.id is not None
             return await repo.history(session=session, order_id=order.id)
@@ -350,7 +350,7 @@ class OrderService:
         note: str = "",
         until: datetime | None = None,
     ) -> WorkOrderPublic:
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             order = await self._visible(session, number, actor, lock=True)
             _require(actor, roles, step.name)
             assert order.id is not None
