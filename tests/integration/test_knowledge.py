@@ -15,6 +15,7 @@ from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from accounts import repo as accounts
 from accounts.roles import Role
@@ -100,7 +101,7 @@ async def test_the_index_follows_every_write(session: AsyncSession) -> None:
     hits = await repo.search(session=session, query="许可证", now=NOW)
     assert [h.id for h in hits] == [created.id]
     rows = await session.execute(
-        select(func.count()).select_from(ArticleTerm).where(ArticleTerm.term == "办理")
+        select(func.count()).select_from(ArticleTerm).where(col(ArticleTerm.term) == "办理")
     )
     assert rows.scalar_one() == 0  # the old title's terms are gone
     one_char = await repo.search(session=session, query="证", now=NOW)

@@ -1,0 +1,433 @@
+"""The unit portal (承办单位): a handling unit's inbox and its actions on an order.
+
+Server-rendered pages for unit handlers (every route: `Role.unit_handler` only), thin
+over `workorders.service.OrderService`, which enforces that a unit sees and acts on
+only the orders dispatched to it (another unit's order is "not found": 404, it does not
+reveal that the number exists).
+
+    GET  /portal/orders                     inbox: open orders, most urgent first
+                                            (?all=1: finished ones too)
+    GET  /portal/orders/{number}            the order, this unit's part, its history,
+                                            and the forms for what the unit may do now
+    POST /portal/orders/{number}/acknowledge    签收
+    POST /portal/orders/{number}/reply          回复 (text)
+    POST /portal/orders/{number}/return         退单 (reason)
+    POST /portal/orders/{number}/extension      延期申请 (until, reason)
+
+Forms are plain HTML posts carrying the session's CSRF token (the security middleware
+checks it); after an action the browser is redirected back to the order (post/redirect/
+get) with a one-word notice. A refused action re-renders the order with the reason and
+a 4xx status. Urgency: red (over the deadline) before yellow (near it) before green, then
+the nearest deadline first; the light is computed from the stored deadline and yellow
+time at the moment of the request, so the page is never behind the clock loop.
+portal.js only counts the time left down and asks before a return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from accounts.roles import Role
+from agent_desktop.keys import CSRF_FIELD, PRINCIPAL
+from agent_desktop.render import Markup, escape, page
+from agent_desktop.routes import Route, RouteTable, only
+from hotline.feature import Clock, utc_now
+from workorders import service as svc
+from workorders.lifecycle import CLOSED_STATUSES, Status, UnitStatus
+from workorders.models import DispatchPublic, Light, OrderKind, WorkOrderPublic
+from workorders.service import Actor, OrderService
+from workorders.sla import CHINA, light
+
+_SERVICE: web.AppKey[OrderService] = web.AppKey("portal_service", OrderService)
+_CLOCK: web.AppKey[Clock] = web.AppKey("portal_clock")
+INBOX_LIMIT = 200
+TEXT_MAX = 4000
+
+LIGHT_LABEL = {Light.red: "超时", Light.yellow: "临近", Light.green: "正常"}
+_LIGHT_RANK = {Light.red: 0, Light.yellow: 1, Light.green: 2}
+UNIT_STATUS_LABEL = {
+    UnitStatus.dispatched: "待签收",
+    UnitStatus.acknowledged: "办理中",
+    UnitStatus.replied: "已回复",
+    UnitStatus.returned: "已退单",
+    UnitStatus.withdrawn: "已撤回",
+}
+STEP_LABEL = {
+    "accept": "受理",
+    "dispatch": "派单",
+    "acknowledge": "签收",
+    "reply": "回复",
+    "return": "退单",
+    "ask_extension": "申请延期",
+    "grant_extension": "同意延期",
+    "refuse_extension": "不同意延期",
+    "redispatch": "改派",
+    "review": "审核",
+    "send_back": "审核退回",
+    "survey": "回访",
+    "reopen": "重办",
+    "archive": "归档",
+    "merge": "并单",
+    "resolve_on_call": "即办",
+    "light": "亮灯",
+    "supervision": "督办",
+}
+NOTICES = {
+    "acknowledged": "已签收。",
+    "replied": "已回复，等待中心审核。",
+    "returned": "已退单，工单退回中心重新派单。",
+    "extension": "延期申请已提交，等待中心审批。",
+}
+_STATUS_CODE = {
+    svc.OrderNotFound: 404,
+    svc.NotAllowed: 403,
+    svc.InvalidRequest: 400,
+    svc.StepRefused: 409,
+}
+
+
+# ------------------------------------------------------------------------ pure helpers
+def _actor(request: web.Request) -> Actor:
+    principal = request[PRINCIPAL]
+    if principal is None:  # the middleware lets only signed-in unit handlers reach this
+        raise web.HTTPUnauthorized
+    return Actor.of(principal.user)
+
+
+def current_light(order: WorkOrderPublic, now: datetime) -> Light:
+    if Status(order.status) not in {Status.dispatched, Status.acknowledged, Status.returned}:
+        return Light.green
+    return light(now, order.yellow_at, order.deadline)
+
+
+def my_dispatch(order: WorkOrderPublic, unit_id: str) -> DispatchPublic | None:
+    live = [d for d in order.dispatches if d.unit_id == unit_id]
+    current = [d for d in live if d.status != UnitStatus.withdrawn] or live
+    return current[-1] if current else None
+
+
+def urgency_key(order: WorkOrderPublic, now: datetime) -> tuple[int, int, datetime, str]:
+    """Open orders first; among them red, yellow, green; then the nearest deadline."""
+    finished = Status(order.status) in CLOSED_STATUSES or order.status in (
+        Status.replied,
+        Status.reviewed,
+        Status.surveyed,
+    )
+    far = datetime.max.replace(tzinfo=UTC)
+    return (
+        int(finished),
+        _LIGHT_RANK[current_light(order, now)],
+        order.deadline or far,
+        order.number,
+    )
+
+
+def sort_inbox(orders: Sequence[WorkOrderPublic], now: datetime) -> list[WorkOrderPublic]:
+    return sorted(orders, key=lambda o: urgency_key(o, now))
+
+
+def local(moment: datetime | None) -> str:
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def time_left(deadline: datetime | None, now: datetime) -> str:
+    if deadline is None:
+        return "—"
+    seconds = int((deadline - now).total_seconds())
+    sign = "超时 " if seconds < 0 else "剩 "
+    minutes = abs(seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = f"{days}天{hours}小时" if days else (f"{hours}小时{mins}分" if hours else f"{mins}分")
+    return sign + parts
+
+
+def _kind_label(kind: str) -> str:
+    try:
+        return OrderKind(kind).label
+    except ValueError:
+        return kind
+
+
+def _status_label(status: str) -> str:
+    try:
+        return Status(status).label
+    except ValueError:
+        return status
+
+
+def _unit_label(d: DispatchPublic | None) -> str:
+    if d is None:
+        return "—"
+    try:
+        return UNIT_STATUS_LABEL[UnitStatus(d.status)]
+    except ValueError:
+        return d.status
+
+
+# ------------------------------------------------------------------------------- pages
+def _row(order: WorkOrderPublic, unit_id: str, now: datetime) -> Markup:
+    lamp = current_light(order, now)
+    mine = my_dispatch(order, unit_id)
+    deadline = order.deadline.isoformat() if order.deadline else ""
+    return Markup(
+        f'<tr class="light-{lamp.value}">'
+        f'<td><span class="lamp {lamp.value}" title="{escape(LIGHT_LABEL[lamp])}"></span>'
+        f"{escape(LIGHT_LABEL[lamp])}</td>"
+        f'<td><a href="/portal/orders/{escape(order.number)}">{escape(order.number)}</a></td>'
+        f"<td>{escape(order.title)}</td>"
+        f"<td>{escape(_kind_label(order.kind))}</td>"
+        f"<td>{escape(_unit_label(mine))}</td>"
+        f"<td>{escape(local(order.deadline))}</td>"
+        f'<td class="left" data-deadline="{escape(deadline)}">'
+        f"{escape(time_left(order.deadline, now))}</td></tr>"
+    )
+
+
+async def inbox(request: web.Request) -> web.StreamResponse:
+    actor = _actor(request)
+    now = request.app[_CLOCK]()
+    show_all = request.query.get("all") == "1"
+    orders = await request.app[_SERVICE].list_orders(actor=actor, limit=INBOX_LIMIT)
+    if not show_all:
+        orders = [
+            o
+            for o in orders
+            if Status(o.status) in {Status.dispatched, Status.acknowledged, Status.returned}
+        ]
+        # a returned order is back at the centre: only list it if this unit still holds it
+        orders = [
+            o
+            for o in orders
+            if _unit_label(my_dispatch(o, actor.unit_id or "")) in ("待签收", "办理中")
+        ]
+    ordered = sort_inbox(orders, now)
+    rows = Markup("".join(_row(o, actor.unit_id or "", now) for o in ordered))
+    counts = {lamp: sum(current_light(o, now) is lamp for o in ordered) for lamp in Light}
+    return page(
+        request,
+        "portal_inbox.html",
+        title="承办单位工单",
+        unit=actor.unit_id or "",
+        rows=rows or Markup('<tr><td colspan="7" class="empty">暂无工单</td></tr>'),
+        red=counts[Light.red],
+        yellow=counts[Light.yellow],
+        total=len(ordered),
+        toggle_href="/portal/orders" if show_all else "/portal/orders?all=1",
+        toggle_label="只看待办" if show_all else "显示全部（含已办结）",
+    )
+
+
+def _forms(order: WorkOrderPublic, mine: DispatchPublic | None, csrf: str) -> Markup:
+    if mine is None or Status(order.status) in CLOSED_STATUSES:
+        return Markup("")
+    state = UnitStatus(mine.status)
+    base = f"/portal/orders/{escape(order.number)}"
+    token = f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
+    parts: list[str] = []
+    if state is UnitStatus.dispatched:
+        parts.append(
+            f'<form method="post" action="{base}/acknowledge" class="action">{token}'
+            '<button type="submit">签收</button></form>'
+        )
+    if state is UnitStatus.acknowledged:
+        parts.append(
+            f'<form method="post" action="{base}/reply" class="action">{token}'
+            '<label>办理结果（回复）<textarea name="text" required maxlength="4000" '
+            'rows="4"></textarea></label><button type="submit">回复</button></form>'
+        )
+    if state in (UnitStatus.dispatched, UnitStatus.acknowledged):
+        if order.pending_extension is None:
+            parts.append(
+                f'<form method="post" action="{base}/extension" class="action">{token}'
+                '<label>延期至 <input type="datetime-local" name="until" required></label>'
+                '<label>延期理由 <textarea name="reason" required maxlength="4000" rows="2">'
+                '</textarea></label><button type="submit">申请延期</button></form>'
+            )
+        parts.append(
+            f'<form method="post" action="{base}/return" class="action return">{token}'
+            '<label>退单理由（不属于本单位职责等）<textarea name="reason" required '
+            'maxlength="4000" rows="2"></textarea></label>'
+            '<button type="submit" class="secondary">退单</button></form>'
+        )
+    return Markup("".join(parts))
+
+
+def _history(events: Sequence[object]) -> Markup:
+    rows = []
+    for e in events:
+        at = getattr(e, "at", None)
+        step = str(getattr(e, "step", ""))
+        rows.append(
+            f"<tr><td>{escape(local(at))}</td><td>{escape(STEP_LABEL.get(step, step))}</td>"
+            f"<td>{escape(getattr(e, 'actor', ''))}</td>"
+            f"<td>{escape(getattr(e, 'unit_id', None) or '')}</td>"
+            f"<td>{escape(getattr(e, 'note', ''))}</td></tr>"
+        )
+    return Markup("".join(rows))
+
+
+async def _order_page(
+    request: web.Request, number: str, *, notice: str = "", error: str = "", status: int = 200
+) -> web.Response:
+    actor = _actor(request)
+    service = request.app[_SERVICE]
+    now = request.app[_CLOCK]()
+    try:
+        order = await service.get(number, actor=actor)
+        events = await service.history(number, actor=actor)
+    except svc.OrderNotFound:
+        return page(
+            request,
+            "error.html",
+            title="出错了",
+            status=404,
+            message=f"没有工单 {number}，或它不属于本单位",
+        )
+    principal = request[PRINCIPAL]
+    csrf = principal.csrf_token if principal and principal.csrf_token else ""
+    mine = my_dispatch(order, actor.unit_id or "")
+    lamp = current_light(order, now)
+    ext = order.pending_extension
+    message = Markup("")
+    if notice:
+        message = Markup(f'<p class="notice ok" role="status">{escape(notice)}</p>')
+    if error:
+        message = Markup(f'<p class="notice" role="alert">{escape(error)}</p>')
+    return page(
+        request,
+        "portal_order.html",
+        title=f"工单 {order.number}",
+        status=status,
+        message=message,
+        number=order.number,
+        title_text=order.title,
+        lamp=lamp.value,
+        lamp_label=LIGHT_LABEL[lamp],
+        kind=_kind_label(order.kind),
+        category=order.category or "—",
+        status_label=_status_label(order.status),
+        my_status=_unit_label(mine),
+        my_role=mine.role.label if mine else "—",
+        part=(mine.part if mine else "") or "—",
+        content=order.content or "—",
+        address=order.address or "—",
+        caller=order.caller_name or "市民",
+        deadline=local(order.deadline),
+        deadline_iso=order.deadline.isoformat() if order.deadline else "",
+        left=time_left(order.deadline, now),
+        extension=(
+            f"已申请延期至 {local(ext.until)}（{ext.reason}），等待中心审批" if ext else "无"
+        ),
+        forms=_forms(order, mine, csrf),
+        history=_history(events),
+    )
+
+
+async def order_detail(request: web.Request) -> web.StreamResponse:
+    done = request.query.get("done", "")
+    return await _order_page(request, request.match_info["number"], notice=NOTICES.get(done, ""))
+
+
+async def _form_text(request: web.Request, name: str) -> str:
+    form = await request.post()
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _until(value: str, now: datetime) -> datetime:
+    """A datetime-local field (city time) → an aware datetime; ValueError if unusable."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise ValueError("延期时间格式不正确") from err
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA)
+    if moment <= now:
+        raise ValueError("延期时间必须晚于现在")
+    if moment > now + timedelta(days=366):
+        raise ValueError("延期时间不能超过一年")
+    return moment
+
+
+async def _act(request: web.Request, done: str, action: str) -> web.StreamResponse:
+    number = request.match_info["number"]
+    actor = _actor(request)
+    service = request.app[_SERVICE]
+    now = request.app[_CLOCK]()
+    try:
+        if action == "acknowledge":
+            await service.acknowledge(number, actor=actor)
+        elif action == "reply":
+            text = await _form_text(request, "text")
+            if not text:
+                raise svc.InvalidRequest("请填写办理结果")
+            await service.reply(number, text[:TEXT_MAX], actor=actor)
+        elif action == "return":
+            reason = await _form_text(request, "reason")
+            if not reason:
+                raise svc.InvalidRequest("退单必须填写理由")
+            await service.return_order(number, reason[:TEXT_MAX], actor=actor)
+        else:
+            reason = await _form_text(request, "reason")
+            if not reason:
+                raise svc.InvalidRequest("延期申请必须填写理由")
+            try:
+                until = _until(await _form_text(request, "until"), now)
+            except ValueError as err:
+                raise svc.InvalidRequest(str(err)) from err
+            await service.ask_extension(number, until, reason[:TEXT_MAX], actor=actor)
+    except svc.WorkOrderError as err:
+        status = next((code for cls, code in _STATUS_CODE.items() if isinstance(err, cls)), 400)
+        return await _order_page(request, number, error=str(err), status=status)
+    raise web.HTTPSeeOther(f"/portal/orders/{number}?done={done}")
+
+
+async def acknowledge(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "acknowledged", "acknowledge")
+
+
+async def reply(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "replied", "reply")
+
+
+async def return_order(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "returned", "return")
+
+
+async def extension(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "extension", "extension")
+
+
+def routes(service: OrderService, *, clock: Clock = utc_now) -> RouteTable:
+    """The portal's pages and form posts, all for unit handlers."""
+
+    async def provide(app: web.Application) -> AsyncIterator[None]:
+        app[_SERVICE] = service
+        app[_CLOCK] = clock
+        yield
+
+    unit = only(Role.unit_handler)
+    one = r"/portal/orders/{number:[0-9A-Za-z-]{1,40}}"
+    return RouteTable(
+        (
+            Route(method="GET", path="/portal/orders", handler=inbox, roles=unit,
+                  summary="Unit inbox: open orders with lights, most urgent first",
+                  name="portal_inbox", tags=("portal",)),
+            Route(method="GET", path=one, handler=order_detail, roles=unit,
+                  summary="One order of this unit: facts, history, actions",
+                  name="portal_order", tags=("portal",)),
+            Route(method="POST", path=one + "/acknowledge", handler=acknowledge, roles=unit,
+                  summary="Acknowledge (签收) an order (form)", tags=("portal",)),
+            Route(method="POST", path=one + "/reply", handler=reply, roles=unit,
+                  summary="Reply (回复) to an order with the result (form)", tags=("portal",)),
+            Route(method="POST", path=one + "/return", handler=return_order, roles=unit,
+                  summary="Return (退单) an order with a reason (form)", tags=("portal",)),
+            Route(method="POST", path=one + "/extension", handler=extension, roles=unit,
+                  summary="Ask for an extension (延期申请) (form)", tags=("portal",)),
+        ),
+        cleanup_ctx=(provide,),
+    )  # fmt: skip
