@@ -5,15 +5,22 @@ Add your feature's builder here (one line); see `hotline.feature` for the contra
 
 from __future__ import annotations
 
+from asr.service import build as transcription
 from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
+from knowledge.feature import build as knowledge
 from telephony.operator_service import build as operators
+from workorders.draft import build as order_drafts
 from workorders.feature import build as workorders
+from workorders.portal import build as unit_portal
 
 BUILDERS: tuple[FeatureBuilder, ...] = (
     pbx_connection,  # the PBX connection state on the bus
     # calls and routing (issue 3): telephony
     operators,  # operators, screen pop, WebSocket hub (issue 3): telephony / agent_desktop
-    # live transcription (issue 4): asr
+    transcription,  # live transcription (issue 4): asr
     workorders,  # work orders, SLA clock (issue 5): workorders
+    order_drafts,  # the draft order for a call, with suggestions (issue 5): workorders
+    unit_portal,  # the handling units' portal (issue 5): workorders
+    knowledge,  # knowledge base 知识库 (issue 5): knowledge
 )
