@@ -337,3 +337,40 @@ async def caller_history(
         open_callback=open_callback,
         flags=flags,
     )
+
+
+async def routing_facts(
+    *,
+    session: AsyncSession,
+    number: str,
+    key_caller_days: int,
+    preferred_days: int,
+    now: datetime,
+    exclude_linkedid: str | None = None,
+) -> tuple[int, str | None]:
+    """(calls within key_caller_days, who answered them last within preferred_days)."""
+    base = [col(CallRecord.caller_number) == number]
+    if exclude_linkedid is not None:
+        base.append(col(CallRecord.linkedid) != exclude_linkedid)
+    count = (
+        await session.execute(
+            select(func.count())
+            .select_from(CallRecord)
+            .where(*base, col(CallRecord.entered_at) >= now - timedelta(days=key_caller_days))
+        )
+    ).scalar_one()
+    last_operator = None
+    if preferred_days > 0:
+        last_operator = (
+            await session.execute(
+                select(col(CallRecord.operator_extension))
+                .where(
+                    *base,
+                    col(CallRecord.answered_at) >= now - timedelta(days=preferred_days),
+                    col(CallRecord.operator_extension).is_not(None),
+                )
+                .order_by(col(CallRecord.answered_at).desc())
+                .limit(1)
+            )
+        ).scalar()
+    return int(count), last_operator
