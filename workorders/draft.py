@@ -40,10 +40,12 @@ from agent_desktop.errors import NotFound, read_json
 from agent_desktop.keys import SESSIONMAKER
 from agent_desktop.routes import Route, RouteTable, only
 from asr import repo as transcripts
+from hotline.feature import Core, Feature
 from knowledge import repo as knowledge
 from knowledge.models import ArticleHit
 from telephony.call_models import CallRecord
 from workorders import repo
+from workorders.feature import city_policy
 from workorders.models import Channel, OrderKind, WorkOrderCreate
 from workorders.sla import SlaPolicy
 from workorders.suggest import Suggested, Suggestion, suggest
@@ -363,3 +365,8 @@ def routes(policy: SlaPolicy | None = None) -> RouteTable:
         ),
         cleanup_ctx=(provide,),
     )
+
+
+def build(core: Core) -> Feature:
+    """The draft endpoints as a server feature, with the city's time-limit classes."""
+    return Feature(name="order-drafts", routes=routes(city_policy(core)))

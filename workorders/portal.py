@@ -34,8 +34,9 @@ from accounts.roles import Role
 from agent_desktop.keys import CSRF_FIELD, PRINCIPAL
 from agent_desktop.render import Markup, escape, page
 from agent_desktop.routes import Route, RouteTable, only
-from hotline.feature import Clock, utc_now
+from hotline.feature import Clock, Core, Feature, utc_now
 from workorders import service as svc
+from workorders.feature import make_service
 from workorders.lifecycle import CLOSED_STATUSES, Status, UnitStatus
 from workorders.models import DispatchPublic, Light, OrderKind, WorkOrderPublic
 from workorders.service import Actor, OrderService
@@ -431,3 +432,8 @@ def routes(service: OrderService, *, clock: Clock = utc_now) -> RouteTable:
         ),
         cleanup_ctx=(provide,),
     )  # fmt: skip
+
+
+def build(core: Core) -> Feature:
+    """The portal as a server feature, over the same work-order service as the API."""
+    return Feature(name="unit-portal", routes=routes(make_service(core), clock=core.clock))
