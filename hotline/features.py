@@ -9,12 +9,9 @@ from asr.service import build as transcription
 from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
 from knowledge.feature import build as knowledge
-from knowledge.feature import build as knowledge
 from telephony.operator_service import build as operators
 from workorders.draft import build as order_drafts
-from workorders.draft import build as order_drafts
 from workorders.feature import build as workorders
-from workorders.portal import build as unit_portal
 from workorders.portal import build as unit_portal
 
 BUILDERS: tuple[FeatureBuilder, ...] = (
@@ -23,9 +20,6 @@ BUILDERS: tuple[FeatureBuilder, ...] = (
     operators,  # operators, screen pop, WebSocket hub (issue 3): telephony / agent_desktop
     transcription,  # live transcription (issue 4): asr
     workorders,  # work orders, SLA clock (issue 5): workorders
-    order_drafts,  # the draft order for a call, with suggestions (issue 5): workorders
-    unit_portal,  # the handling units' portal (issue 5): workorders
-    knowledge,  # knowledge base 知识库 (issue 5): knowledge
     order_drafts,  # the draft order for a call, with suggestions (issue 5): workorders
     unit_portal,  # the handling units' portal (issue 5): workorders
     knowledge,  # knowledge base 知识库 (issue 5): knowledge
