@@ -129,7 +129,10 @@ class CallFacts:
 
 
 def caller_text(lines: Sequence[TranscriptLine]) -> str:
-    return "，".join(line.text for line in lines if line.speaker == "caller" and line.text)
+    """What the caller said; everything said when only the operator's side was heard
+    (e.g. the caller's tap failed: the operator usually repeats the request)."""
+    said = [line.text for line in lines if line.speaker == "caller" and line.text]
+    return "，".join(said or [line.text for line in lines if line.text])
 
 
 def transcript_text(lines: Sequence[TranscriptLine]) -> str:

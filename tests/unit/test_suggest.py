@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from workorders.catalogue import Catalogue, load_catalogue
+from workorders.draft import CallFacts, TranscriptLine, build_draft, caller_text
 from workorders.models import OrderKind, ResponsibilityBase
 from workorders.sla import SlaPolicy, load_presets
 from workorders.suggest import Suggestion, find_address, match_catalogue, suggest, suggest_kind
@@ -160,3 +161,27 @@ def test_catalogue_matching_prefers_specific_words_and_keeps_alternatives() -> N
     assert lead(s) == "urban" or lead(s) == "ecology"
     assert {m.unit_id for m in s.alternatives} <= {"urban", "ecology", "housing"}
     assert all(m.unit_id != lead(s) for m in s.alternatives)
+
+
+def test_the_draft_reads_the_caller_and_falls_back_to_everything_said(
+    catalogue: Catalogue, presets: dict[str, SlaPolicy],
+) -> None:  # fmt: skip
+    lines = [
+        TranscriptLine(speaker="operator", text="您好，请问有什么可以帮您"),
+        TranscriptLine(speaker="caller", text="我们这片突然停电了，已经三个小时了"),
+    ]
+    assert caller_text(lines) == "我们这片突然停电了，已经三个小时了"
+    assert caller_text(lines[:1]) == "您好，请问有什么可以帮您"
+    said = caller_text(lines)
+    s = suggest(said, catalogue.responsibilities, policy=presets["zhangye"])
+    draft = build_draft(CallFacts(linkedid="1.2", caller_number="139", line="12345"), lines, s,
+                        unit_names={"power": "供电公司"}, policy=presets["zhangye"])  # fmt: skip
+    assert draft.order.kind is OrderKind.help and draft.order.call_linkedid == "1.2"
+    assert draft.order.title == "停电：我们这片突然停电了"
+    assert draft.order.time_limit_class == "h24"
+    assert draft.suggestions.units is not None
+    assert draft.suggestions.units.units[0].name == "供电公司"
+    assert draft.suggestions.mode.value == "direct"
+    long = build_draft(CallFacts(linkedid=None), [], suggest("嗯" * 100, []), said="嗯" * 100)
+    assert len(long.order.title) == 40 and long.order.title.endswith("…")
+    assert long.suggestions.time_limit is None and long.order.time_limit_class == ""
