@@ -21,6 +21,7 @@ The envelope id is the job's dedupe key, so a redelivered event stores nothing n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -122,14 +123,16 @@ class OrderListener:
         self._policy = policy
         self._clock = clock
         self._on_stored = on_stored
+        self.ready = asyncio.Event()  # set once subscribed
 
     async def run(self) -> None:
         async with self._bus.subscribe(self._bus.filter(Domain.ORDER)) as sub:
+            self.ready.set()
             async for message in sub:
                 event = message.event
                 if isinstance(event, OrderStep):
                     try:
-                        await self.on_step(event, str(message.envelope.id), message.envelope.time)
+                        await self.on_step(event, str(message.envelope.id), self._clock())
                     except Exception:  # one bad order must not stop the listener
                         log.exception("ivr.order_step_failed", order_id=event.order_id)
 
