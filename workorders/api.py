@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel
 
 from accounts.roles import Role
 from agent_desktop.errors import ApiError, BadRequest, Forbidden, NotFound, read_json
@@ -27,14 +27,26 @@ from agent_desktop.routes import ALL_ROLES, Route, RouteTable, only
 from workorders import lifecycle as lc
 from workorders import repo, service
 from workorders.models import (
-    DispatchRole,
     Light,
-    OrderEventPublic,
-    UnitPublic,
-    WorkOrderCreate,
     WorkOrderPublic,
 )
 from workorders.rates import Rates, compute_rates
+from workorders.schemas import (
+    DispatchIn,
+    ExtensionIn,
+    GrantIn,
+    History,
+    LimitClass,
+    MergeIn,
+    NoteIn,
+    OrderList,
+    ReasonIn,
+    SlaInfo,
+    SurveyIn,
+    TakeIn,
+    TextIn,
+    UnitList,
+)
 from workorders.service import Actor, OrderService
 
 NUMBER = r"{number:[0-9A-Za-z]{1,12}-[0-9]{8}-[0-9]{4,6}}"
@@ -47,93 +59,6 @@ M = TypeVar("M", bound=BaseModel)
 class Conflict(ApiError):
     status = 409
     code = "step_refused"
-
-
-# --------------------------------------------------------------------------- bodies
-
-
-class AssignmentIn(BaseModel):
-    unit_id: str = Field(min_length=1, max_length=64)
-    role: DispatchRole = DispatchRole.lead
-    part: str = Field("", max_length=2000, description="a parallel unit's part (并行)")
-
-    def value(self) -> lc.Assignment:
-        return lc.Assignment(self.unit_id, self.role, self.part)
-
-
-class TakeIn(BaseModel):
-    """Accept an order and, in the same request, dispatch it or resolve it on the call."""
-
-    order: WorkOrderCreate
-    dispatch: list[AssignmentIn] = Field(
-        default_factory=list,
-        description="direct: one lead; joint: lead + assisting; parallel: 2+ with parts; "
-        "empty (and on_call false): accept only, dispatch later",
-    )
-    on_call: bool = Field(False, description="resolved on the call (即办): nothing dispatched")
-    note: str = Field("", max_length=4000, description="即办: how the caller was answered")
-
-
-class DispatchIn(BaseModel):
-    dispatch: list[AssignmentIn] = Field(min_length=1)
-    withdraw: list[str] = Field(default_factory=list, description="redispatch: units to withdraw")
-
-
-class TextIn(BaseModel):
-    text: str = Field(min_length=1, max_length=20_000)
-
-
-class ReasonIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class NoteIn(BaseModel):
-    note: str = Field("", max_length=4000)
-
-
-class ExtensionIn(BaseModel):
-    until: AwareDatetime
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class GrantIn(BaseModel):
-    until: AwareDatetime | None = Field(None, description="default: what the unit asked for")
-    note: str = Field("", max_length=2000)
-
-
-class SurveyIn(BaseModel):
-    satisfied: bool
-    note: str = Field("", max_length=4000)
-
-
-class MergeIn(BaseModel):
-    into: str = Field(min_length=1, max_length=32)
-
-
-class OrderList(BaseModel):
-    orders: list[WorkOrderPublic]
-
-
-class History(BaseModel):
-    number: str
-    events: list[OrderEventPublic]
-
-
-class UnitList(BaseModel):
-    units: list[UnitPublic]
-
-
-class LimitClass(BaseModel):
-    key: str
-    label: str
-    amount: float
-    unit: str
-
-
-class SlaInfo(BaseModel):
-    preset: str
-    default_class: str
-    classes: list[LimitClass]
 
 
 # --------------------------------------------------------------------------- views

@@ -45,11 +45,70 @@ Exceptions::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import ClassVar, Final
+from typing import Final
 
 from workorders.models import DispatchRole
+from workorders.steps import (
+    Acknowledge,
+    Archive,
+    AskExtension,
+    Assignment,
+    Dispatch,
+    GrantExtension,
+    Merge,
+    Redispatch,
+    RefuseExtension,
+    Reopen,
+    Reply,
+    ResolveOnCall,
+    Return,
+    Review,
+    SendBack,
+    Step,
+    Survey,
+    UnitStep,
+)
+
+# The steps live in workorders.steps; they are re-exported so callers need one import.
+__all__ = [
+    "CLOSED_STATUSES",
+    "DERIVED",
+    "OPEN_STATUSES",
+    "ORDER_TABLE",
+    "UNIT_TABLE",
+    "Acknowledge",
+    "Archive",
+    "AskExtension",
+    "Assignment",
+    "Dispatch",
+    "GrantExtension",
+    "IllegalStep",
+    "InvalidStep",
+    "LifecycleError",
+    "Merge",
+    "Mode",
+    "OrderState",
+    "Redispatch",
+    "RefuseExtension",
+    "Reopen",
+    "Reply",
+    "ResolveOnCall",
+    "Return",
+    "Review",
+    "SendBack",
+    "Status",
+    "Step",
+    "Survey",
+    "UnitProgress",
+    "UnitStatus",
+    "UnitStep",
+    "advance",
+    "allowed_steps",
+    "derive_status",
+    "plan_mode",
+]
 
 
 class Status(StrEnum):
@@ -116,13 +175,6 @@ class InvalidStep(LifecycleError):
 
 
 @dataclass(frozen=True, slots=True)
-class Assignment:
-    unit_id: str
-    role: DispatchRole
-    part: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class UnitProgress:
     unit_id: str
     role: DispatchRole
@@ -151,104 +203,6 @@ class OrderState:
             if u.unit_id == unit_id and u.live:
                 return u
         return None
-
-
-# --------------------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    name: ClassVar[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch(Step):
-    name: ClassVar[str] = "dispatch"
-    assignments: tuple[Assignment, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ResolveOnCall(Step):
-    name: ClassVar[str] = "resolve_on_call"
-
-
-@dataclass(frozen=True, slots=True)
-class UnitStep(Step):
-    unit_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledge(UnitStep):
-    name: ClassVar[str] = "acknowledge"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply(UnitStep):
-    name: ClassVar[str] = "reply"
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Return(UnitStep):
-    name: ClassVar[str] = "return"
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AskExtension(UnitStep):
-    name: ClassVar[str] = "ask_extension"
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Redispatch(Step):
-    name: ClassVar[str] = "redispatch"
-    assignments: tuple[Assignment, ...]
-    withdraw: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class GrantExtension(Step):
-    name: ClassVar[str] = "grant_extension"
-
-
-@dataclass(frozen=True, slots=True)
-class RefuseExtension(Step):
-    name: ClassVar[str] = "refuse_extension"
-
-
-@dataclass(frozen=True, slots=True)
-class Review(Step):
-    name: ClassVar[str] = "review"
-
-
-@dataclass(frozen=True, slots=True)
-class SendBack(Step):
-    name: ClassVar[str] = "send_back"
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Survey(Step):
-    name: ClassVar[str] = "survey"
-    satisfied: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Reopen(Step):
-    name: ClassVar[str] = "reopen"
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Archive(Step):
-    name: ClassVar[str] = "archive"
-
-
-@dataclass(frozen=True, slots=True)
-class Merge(Step):
-    name: ClassVar[str] = "merge"
-    into: str = ""
 
 
 # --------------------------------------------------------------------------- tables
@@ -470,19 +424,3 @@ def _reset(
 def _need_text(text: str, message: str) -> None:
     if not text.strip():
         raise InvalidStep(message)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One step applied: the states before and after, for the history."""
-
-    before: OrderState
-    after: OrderState
-    step: Step
-    changed_units: tuple[UnitProgress, ...] = field(default=())
-
-
-def transition(state: OrderState, step: Step) -> Transition:
-    after = advance(state, step)
-    changed = tuple(u for u in after.units if u not in state.units)
-    return Transition(before=state, after=after, step=step, changed_units=changed)

@@ -300,7 +300,7 @@ class OrderService:
                 limit=limit,
                 offset=offset,
             )
-            return [await repo.public(session=session, order=o) for o in orders]
+            return await repo.publics(session=session, orders=orders)
 
     async def history(self, number: str, *, actor: Actor) -> list[OrderEventPublic]:
         async with self.sessions() as session:

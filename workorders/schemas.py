@@ -1,0 +1,98 @@
+"""Request and response bodies of the work-order REST API (pydantic; OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from workorders import lifecycle as lc
+from workorders.models import (
+    DispatchRole,
+    OrderEventPublic,
+    UnitPublic,
+    WorkOrderCreate,
+    WorkOrderPublic,
+)
+
+
+class AssignmentIn(BaseModel):
+    unit_id: str = Field(min_length=1, max_length=64)
+    role: DispatchRole = DispatchRole.lead
+    part: str = Field("", max_length=2000, description="a parallel unit's part (并行)")
+
+    def value(self) -> lc.Assignment:
+        return lc.Assignment(self.unit_id, self.role, self.part)
+
+
+class TakeIn(BaseModel):
+    """Accept an order and, in the same request, dispatch it or resolve it on the call."""
+
+    order: WorkOrderCreate
+    dispatch: list[AssignmentIn] = Field(
+        default_factory=list,
+        description="direct: one lead; joint: lead + assisting; parallel: 2+ with parts; "
+        "empty (and on_call false): accept only, dispatch later",
+    )
+    on_call: bool = Field(False, description="resolved on the call (即办): nothing dispatched")
+    note: str = Field("", max_length=4000, description="即办: how the caller was answered")
+
+
+class DispatchIn(BaseModel):
+    dispatch: list[AssignmentIn] = Field(min_length=1)
+    withdraw: list[str] = Field(default_factory=list, description="redispatch: units to withdraw")
+
+
+class TextIn(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=4000)
+
+
+class ExtensionIn(BaseModel):
+    until: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class GrantIn(BaseModel):
+    until: AwareDatetime | None = Field(None, description="default: what the unit asked for")
+    note: str = Field("", max_length=2000)
+
+
+class SurveyIn(BaseModel):
+    satisfied: bool
+    note: str = Field("", max_length=4000)
+
+
+class MergeIn(BaseModel):
+    into: str = Field(min_length=1, max_length=32)
+
+
+class OrderList(BaseModel):
+    orders: list[WorkOrderPublic]
+
+
+class History(BaseModel):
+    number: str
+    events: list[OrderEventPublic]
+
+
+class UnitList(BaseModel):
+    units: list[UnitPublic]
+
+
+class LimitClass(BaseModel):
+    key: str
+    label: str
+    amount: float
+    unit: str
+
+
+class SlaInfo(BaseModel):
+    preset: str
+    default_class: str
+    classes: list[LimitClass]
