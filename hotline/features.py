@@ -10,6 +10,7 @@ from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
 from ivr_flows.feature import build as callbacks
 from knowledge.feature import build as knowledge
+from telephony.call_service import build as calls
 from telephony.operator_service import build as operators
 from workorders.draft import build as order_drafts
 from workorders.feature import build as workorders
@@ -17,7 +18,7 @@ from workorders.portal import build as unit_portal
 
 BUILDERS: tuple[FeatureBuilder, ...] = (
     pbx_connection,  # the PBX connection state on the bus
-    # calls and routing (issue 3): telephony
+    calls,  # calls, routing, call records, callback tasks (issue 3): telephony
     operators,  # operators, screen pop, WebSocket hub (issue 3): telephony / agent_desktop
     transcription,  # live transcription (issue 4): asr
     workorders,  # work orders, SLA clock (issue 5): workorders

@@ -83,6 +83,7 @@ from telephony.calls import (
 )
 from telephony.catalogue import Catalogue, CatalogueError, load_catalogue
 from telephony.presence import Presence
+from telephony.queue_roster import QueueRoster
 from telephony.routing import (
     CallerFacts,
     IncomingCall,
@@ -161,6 +162,7 @@ class CallService:
         self._routes: asyncio.Queue[_RouteJob] = asyncio.Queue()
         self._store: asyncio.Queue[StoreOp] = asyncio.Queue()
         self._resync_seen: set[str] | None = None
+        self.roster = QueueRoster()
         self.latencies: deque[float] = deque(maxlen=100_000)  # seconds, event -> Redirect
         self.routed = 0
         self.route_failures = 0
@@ -172,6 +174,7 @@ class CallService:
     # -- AMI events (fast: no awaiting on the network) ------------------------------------
 
     async def on_ami_event(self, event: AmiEvent) -> None:
+        self.roster.on_event(event)
         if isinstance(event, UserEvent):
             if event.user_event == INCOMING_EVENT:
                 self._incoming(event)
@@ -200,7 +203,10 @@ class CallService:
             ext = self.interfaces.extension(where) or event.member_name or where
             self._apply(uniqueid, Answered(now, ext))
         elif isinstance(event, DialEnd):
-            if event.dial_status == "ANSWER" and event.dest is not None:
+            # A queue's own dial also ends with ANSWER: only a preferred operator's Dial
+            # (before any queue) is an answer of its own; queues report AgentConnect.
+            routed = self._calls[uniqueid].state is CallState.routed
+            if routed and event.dial_status == "ANSWER" and event.dest is not None:
                 ext = self.interfaces.extension(event.dest.channel) or event.dest.channel
                 self._apply(uniqueid, Answered(now, ext))
         elif isinstance(event, Hangup):
@@ -361,6 +367,7 @@ class CallService:
             decision = decide(
                 IncomingCall(call.dnis, call.caller_number, call.caller_name),
                 facts, self._catalogue, self._policy, self._presence.is_ready,
+                staffed=self.roster.staffed,
             )  # fmt: skip
             current = self._calls.get(call.uniqueid)
             if current is None or current.state is not CallState.holding:

@@ -18,7 +18,10 @@ Rules, in order:
    `withheld`. Neither has a history: no preferred operator, no key-caller check.
 4. Key caller: `caller.recent_calls` (within `policy.key_caller_days`) at or above
    `policy.key_caller_threshold` -> flag `key_caller`, priority + `key_caller_boost`.
-5. Preferred operator: the operator who answered this caller last, within
+5. Unstaffed skill: when the skill queue has no members at all (`staffed(queue)` is
+   False: nobody of that skill is logged in), the call goes straight to the skill's
+   overflow queue (reason `skill_unstaffed`) instead of waiting out the overflow time.
+6. Preferred operator: the operator who answered this caller last, within
    `policy.preferred_days`, if presence says they are ready now (`preferred`), else a
    reason `preferred_not_ready` and plain queueing.
 Priority is capped at `MAX_QUEUE_PRIORITY`.
@@ -111,6 +114,8 @@ def decide(
     catalogue: Catalogue,
     policy: RoutingPolicy,
     is_ready: Callable[[str], bool],
+    *,
+    staffed: Callable[[str], bool] = lambda _queue: True,
 ) -> RouteDecision:
     reasons: list[Reason] = []
     flags: list[str] = []
@@ -128,6 +133,9 @@ def decide(
         if line.enterprise:
             flags.append("enterprise")
             reasons.append(Reason("enterprise", f"enterprise line, priority {priority}"))
+        if not staffed(queue) and overflow_queue != queue:
+            reasons.append(Reason("skill_unstaffed", f"nobody in {queue} -> {overflow_queue}"))
+            queue, overflow_seconds = overflow_queue, 0
 
     number = (call.caller_number or "").strip()
     preferred: str | None = None

@@ -131,9 +131,13 @@ async def callbacks(server: Server) -> list[CallbackTask]:
         return list((await session.execute(select(CallbackTask))).scalars())
 
 
-async def add_member(server: Server, queue: str, extension: str) -> None:
-    await server.core.ami.send(ami_actions.queue_add(queue, f"PJSIP/op{extension}",
-                                                     member_name=f"op{extension}"))  # fmt: skip
+async def add_member(server: Server, queue: str, extension: str, *, paused: bool = False) -> None:
+    """A member as the operators feature would add one; routing sees it via AMI."""
+    interface = f"PJSIP/op{extension}"
+    await server.core.ami.send(
+        ami_actions.queue_add(queue, interface, member_name=f"op{extension}", paused=paused)
+    )
+    await until(lambda: interface in server.service.roster.members(queue), "the member seen")
 
 
 def call(citizen_factory: Callable[..., Citizen], pbx: Pbx, **kw: Any) -> Citizen:
@@ -148,6 +152,8 @@ async def test_lines_route_to_skill_queues_and_a_hang_up_leaves_one_callback(
     citizen_factory: Callable[..., Citizen],
 ) -> None:
     server = await start_server()
+    await add_member(server, "hotline-general", "1001", paused=True)
+    await add_member(server, "hotline-transport", "1002", paused=True)
     expected = {
         "13800000001": ("12345", "hotline-general", []),
         "13800000002": ("12343", "hotline-general", []),
@@ -198,15 +204,16 @@ async def test_enterprise_call_is_answered_first(
     citizen_factory: Callable[..., Citizen],
     softphone_factory: Callable[..., Any],
 ) -> None:
+    softphone_factory(calls_pbx, operator=0)  # blocks the loop a moment: before the server
     server = await start_server()
-    softphone_factory(calls_pbx, operator=0)
+    await add_member(server, "hotline-general", "1001", paused=True)
     order = [("13900000001", "12345"), ("13900000002", "12345"), ("02100000003", "96345")]
     for i, (caller, dnis) in enumerate(order):
         call(citizen_factory, calls_pbx, caller=caller, number=dnis, hangup_after=8)
         await until(lambda i=i: sum(c.queue == "hotline-general"  # type: ignore[misc]
                                     for c in server.service.live_calls.values()) == i + 1,
                     "the caller queued")  # fmt: skip
-    await add_member(server, "hotline-general", "1001")
+    await server.core.ami.send(ami_actions.queue_pause("PJSIP/op1001", False))
 
     def answered() -> list[Any]:
         return [c for c in server.service.live_calls.values() if c.operator]
@@ -222,11 +229,12 @@ async def test_repeat_caller_reaches_their_last_operator_and_skills_overflow(
     citizen_factory: Callable[..., Citizen],
     softphone_factory: Callable[..., Any],
 ) -> None:
-    server = await start_server(overflow_seconds=2)
-    for index in (0, 1, 2):
+    for index in (0, 1, 2):  # these block the loop a moment: before the server starts
         softphone_factory(calls_pbx, operator=index)
+    server = await start_server(overflow_seconds=2)
     await add_member(server, "hotline-general", "1001")  # not 1002: only the preference
     await add_member(server, "hotline-default", "1003")  # the wider group
+    await add_member(server, "hotline-transport", "1004", paused=True)  # staffed, nobody free
     now = server.core.clock()
     async with server.core.sessionmaker() as session:
         await call_repo.open_call(session=session, uniqueid="old.1", linkedid="old.1",
@@ -259,6 +267,7 @@ async def test_calls_reach_the_default_queue_without_the_server(
     citizen_factory: Callable[..., Citizen],
 ) -> None:
     server = await start_server()
+    await add_member(server, "hotline-transport", "1004", paused=True)
     call(citizen_factory, calls_pbx, caller="13600000001", number="12328", hangup_after=20)
     await until(lambda: "13600000001" in live_by_caller(server.service)
                 and live_by_caller(server.service)["13600000001"].queue, "routed")  # fmt: skip

@@ -105,3 +105,12 @@ def test_decision_as_json_keeps_reasons_in_order() -> None:
 
 def test_is_withheld() -> None:
     assert is_withheld(None) and is_withheld(" Anonymous ") and not is_withheld("13800138000")
+
+
+def test_an_unstaffed_skill_goes_straight_to_the_wider_group() -> None:
+    d = decide(IncomingCall("12328", "139"), CallerFacts(), CAT, POLICY, nobody_ready,
+               staffed=lambda q: q != "hotline-transport")  # fmt: skip
+    assert (d.queue, d.overflow_seconds, d.skill) == ("hotline-default", 0, "transport")
+    assert d.reasons[-1] == Reason(
+        "skill_unstaffed", "nobody in hotline-transport -> hotline-default"
+    )
