@@ -53,6 +53,4 @@ def build_with(
         contacts=contacts or StoreOrderContacts(core.sessionmaker), settings=s, policy=policy,
         clock=core.clock, on_stored=scheduler.wake,
     )  # fmt: skip
-    return Feature(
-        name="callbacks", ami_handlers=(tracker,), tasks=(scheduler.run, listener.run)
-    )
+    return Feature(name="callbacks", ami_handlers=(tracker,), tasks=(scheduler.run, listener.run))

@@ -397,7 +397,10 @@ async def test_supervision_call_on_the_default_trunk_is_acknowledged_by_keypad(
 
 
 async def test_a_reviewed_order_on_the_bus_stores_a_survey_for_the_next_day(
-    pbx: Pbx, mosquitto: Mosquitto, tmp_path: Path, prompt_cache: Path,
+    pbx: Pbx,
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    prompt_cache: Path,
 ) -> None:
     settings = ivr_settings_for(pbx, prompt_cache)
 

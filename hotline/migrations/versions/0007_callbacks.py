@@ -59,7 +59,9 @@ def upgrade() -> None:
         sa.Column("hangup_cause", sa.Integer(), nullable=True),
         sa.Column("answers", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["job_id"], ["callback_jobs.id"], name="fk_callback_attempts_job_id_callback_jobs",
+            ["job_id"],
+            ["callback_jobs.id"],
+            name="fk_callback_attempts_job_id_callback_jobs",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_callback_attempts"),
