@@ -253,16 +253,21 @@ async def test_return_extension_rates_and_openapi(lab: Lab) -> None:
 async def test_the_feature_in_the_real_server(
     server_factory: Callable[..., Awaitable[ServerHandle]],
 ) -> None:
+    """Catalogue loaded at start, steps on the real bus, and the clock task running: an
+    order whose stored deadline has passed turns red and asks for one supervision call."""
     handle = await server_factory(
-        builders=(workorders_feature,), workorders={"sla_preset": "xining"}
+        builders=(workorders_feature,),
+        workorders={"sla_preset": "xining", "clock_interval": 0.1},
     )
-    async with session_factory_of(handle)() as s:
+    sessions = handle.core.sessionmaker
+    async with sessions() as s:
         assert any(u.id == "water" for u in await repo.list_units(session=s))
         user = await accounts.create_user(
             session=s, username="op-real", password="x" * 12, role=Role.operator
         )
         assert user.id is not None
         token = await accounts.create_api_token(session=s, user_id=user.id, name="t")
+    seen: list[str] = []
     async with handle.core.bus.subscribe(handle.core.bus.filter("order")) as sub:
         async with ClientSession(
             base_url=handle.http_url, headers={"Authorization": f"Bearer {token}"}
@@ -273,16 +278,17 @@ async def test_the_feature_in_the_real_server(
             assert status == 201, order
             status, sla = await get(http, "/api/sla")
             assert sla["preset"] == "xining"
-        seen: list[str] = []
+        async with sessions() as s:  # as if three days had passed
+            row = await repo.load_order(session=s, number=order["number"])
+            assert row is not None
+            row.deadline = row.yellow_at = datetime.now(UTC) - timedelta(seconds=1)
+            s.add(row)
+            await s.commit()
         async with asyncio.timeout(10):
             async for message in sub:
                 event = message.event
                 if isinstance(event, OrderStep) and event.order_id == order["number"]:
                     seen.append(event.step)
-                if seen == ["accept", "dispatch"]:
+                if seen[-1:] == ["supervision_requested"]:
                     break
-    assert seen == ["accept", "dispatch"]
-
-
-def session_factory_of(handle: ServerHandle) -> Any:
-    return handle.core.sessionmaker
+    assert seen == ["accept", "dispatch", "light_red", "supervision_requested"]
