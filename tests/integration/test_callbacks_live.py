@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,8 @@ from hotline.bus_events import OrderStep, SupervisionCallResult, SurveyResult
 from hotline.bus_topics import Domain
 from ivr_flows import repo
 from ivr_flows.feature import DEFAULT_FLOWS
-from ivr_flows.flows import load_flows
+from ivr_flows.feature import build as callbacks
+from ivr_flows.flows import FlowError, load_flows
 from ivr_flows.interpreter import CallTracker, FlowInterpreter
 from ivr_flows.models import CallbackJob, JobKind, JobState
 from ivr_flows.orders import OrderListener, ResultPublisher
@@ -40,6 +42,7 @@ from lab.sipp import CallbackCitizen
 from telephony.ami import AmiClient
 from telephony.ami_events import Hangup, Newchannel
 from tests.fixtures.bus import mqtt_settings
+from tests.fixtures.server import ServerHandle
 
 pytestmark = pytest.mark.integration
 
@@ -432,3 +435,21 @@ async def test_a_reviewed_order_on_the_bus_stores_a_survey_for_the_next_day(
     assert (job.kind, job.flow, job.number) == ("survey", "survey", "13800138000")
     # Reviewed at 21:00 Shanghai: a day later is after hours, so 09:00 the day after.
     assert job.due_at == datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+
+async def test_the_server_refuses_to_start_with_a_broken_flow_naming_the_line(
+    server_factory: Callable[..., Awaitable[ServerHandle]], tmp_path: Path
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    for name in ("prompts.toml", "survey.toml", "supervision.toml"):
+        shutil.copy(DEFAULT_FLOWS / name, flows / name)
+    text = (flows / "survey.toml").read_text(encoding="utf-8")
+    (flows / "survey.toml").write_text(text.replace('next = "thanks"', 'next = "thank"', 1))
+    line = text.splitlines().index('next = "thanks"') + 1
+    with pytest.raises(FlowError) as info:
+        await server_factory(builders=(callbacks,), ivr={"flows_dir": str(flows)})
+    assert info.value.line == line
+    assert f"survey.toml:{line}: steps.solved.choices.1.next: unknown step 'thank'" in str(
+        info.value
+    )
