@@ -162,7 +162,8 @@ class OperatorDesk:
         paused_for_wrap_up = (
             isinstance(fact, MemberSeen) and fact.paused and fact.reason == WRAP_UP_REASON
         )
-        if paused_for_wrap_up and self.seat(extension).state is not State.WRAP_UP:
+        busy = (State.WRAP_UP, State.TALKING, State.RINGING)  # (paused ahead of a transfer)
+        if paused_for_wrap_up and self.seat(extension).state not in busy:
             # Our wrap-up pause without its timer (e.g. lost in a restart): lift it.
             self._action(ami_actions.queue_pause(self.interfaces.interface(extension), False))
         return fact
@@ -318,6 +319,12 @@ class OperatorDesk:
         self.check(extension, StartWrapUp(until))
         await self._pause(extension, True, WRAP_UP_REASON)
         return self.apply(extension, StartWrapUp(until), now, strict=True)
+
+    async def before_transfer(self, extension: str) -> None:
+        """Pause the seat for its after-call work now, so a blind transfer back into a
+        queue it serves cannot ring it again before its call has ended."""
+        if extension in self.skills and self.settings.wrap_up_seconds > 0:
+            await self._pause(extension, True, WRAP_UP_REASON)
 
     async def _pause(self, extension: str, paused: bool, reason: str | None) -> None:
         response = await self._send(ami_actions.queue_pause(

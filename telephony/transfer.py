@@ -6,11 +6,12 @@ Theory of operation
 `plan_transfer(...)` is pure: from the operator's call legs and the request it returns a
 `TransferPlan` (the AMI action to send) or raises a `TransferError`. `execute()` sends it.
 
-- **blind to a queue**: ``Redirect`` the citizen's channel to ``q-<queue>`` in the
-  transfer context (config/asterisk/extensions_transfers.conf.tmpl), which queues it
-  there. The operator's leg, left alone in the bridge, is hung up by Asterisk.
-- **blind to 110/119/120/122**: ``Redirect`` the citizen's channel to the partner's number
-  in the same context, which dials the partner.
+- **blind to a queue**: ``BlindTransfer`` of the operator's channel to ``q-<queue>`` in
+  the transfer context (config/asterisk/extensions_transfers.conf.tmpl): the citizen
+  goes there and is queued again, the operator's leg is hung up (app_queue reports the
+  AgentComplete with reason transfer).
+- **blind to 110/119/120/122**: the same, to the partner's number in that context, which
+  dials the partner.
 - **three-way with 110/119/120/122**: ``Originate`` a Local channel that dials the partner
   (``hotline-transfer-dial``); once the partner answers, its other half runs
   ``BridgeAdd`` with the operator's channel (``hotline-transfer-join``) and joins the
@@ -78,8 +79,7 @@ def plan_transfer(
 ) -> TransferPlan:
     if target in EMERGENCY:
         if mode == "blind":
-            return TransferPlan("emergency", mode, target,
-                                ami_actions.redirect(legs.caller_channel, context, target))
+            return TransferPlan("emergency", mode, target, _blind(legs, context, target))
         action = ami_actions.originate(
             channel=f"Local/{target}@{DIAL_CONTEXT}",
             context=JOIN_CONTEXT,
@@ -92,9 +92,17 @@ def plan_transfer(
     if target in queues:
         if mode != "blind":
             raise UnknownTarget("a transfer to a queue is blind (the operator leaves)")
-        return TransferPlan("queue", mode, target,
-                            ami_actions.redirect(legs.caller_channel, context, f"q-{target}"))
+        return TransferPlan("queue", mode, target, _blind(legs, context, f"q-{target}"))
     raise UnknownTarget(f"{target!r} is neither a queue nor 110/119/120/122")
+
+
+def _blind(legs: Legs, context: str, exten: str) -> ami_actions.AmiAction:
+    # The operator's channel transfers its bridge peer and leaves: Asterisk hangs it up
+    # and app_queue reports AgentComplete (a Redirect of the caller would leave the
+    # operator alone in the bridge).
+    return ami_actions.AmiAction.of(
+        "BlindTransfer", Channel=legs.operator_channel, Context=context, Exten=exten
+    )
 
 
 async def execute(ami: AmiClient, plan: TransferPlan) -> None:

@@ -181,8 +181,10 @@ class OperatorViews:
             raise BadRequest(str(err), code="unknown_target") from err
         ok, detail = True, ""
         try:
+            if plan.mode == "blind":
+                await desk.before_transfer(extension)
             await transfer.execute(desk.core.ami, plan)
-        except transfer.TransferFailed as err:
+        except (transfer.TransferFailed, OperatorCommandError) as err:
             ok, detail = False, str(err)
         desk.core.bus.publish(CallTransferred(
             linkedid=legs.call_id, extension=extension, target=plan.target, kind=plan.kind,
