@@ -149,7 +149,7 @@ class AudioSocketServer:
         except TimeoutError:
             return [], f"no uuid within {self.uuid_timeout} s"
         except frames.FrameError as err:
-            return [], f"bad frame before the uuid: {err}"
+            return [], f"bad frame at the start of the stream: {err}"
         except ConnectionError as err:
             return [], f"connection lost: {err}"
 

