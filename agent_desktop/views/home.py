@@ -48,7 +48,19 @@ def _home(request: web.Request, heading: str, placeholder: str) -> web.Response:
 
 
 async def desk(request: web.Request) -> web.StreamResponse:
-    return _home(request, "话务员工作台", "来电弹屏、实时转写与工单受理将在这里显示。")
+    # Seat controls and the screen pop (issue 3: templates/desk.html, static/operator.js).
+    principal = request[PRINCIPAL]
+    user = principal.user if principal else None
+    return page(
+        request,
+        "desk.html",
+        title="话务员工作台",
+        heading="话务员工作台",
+        role_label=ROLE_LABEL[user.role] if user else "",
+        username=(user.display_name or user.username) if user else "",
+        extension=(user.sip_extension or "") if user else "",
+        placeholder="工单受理将在这里显示。",
+    )
 
 
 async def wallboard(request: web.Request) -> web.StreamResponse:

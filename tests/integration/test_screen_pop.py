@@ -58,6 +58,11 @@ async def test_screen_pop_arrives_over_the_websocket_with_history_and_wrap_up_en
             state_log(core.bus) as states,
             browser(server.http_url, core.sessionmaker, username="pop-op", extension=ext) as b,
         ):
+            async with b.http.get(server.http_url + "/desk") as page:
+                html = await page.text()
+            assert page.status == 200 and "/static/operator.js" in html and f'value="{ext}"' in html
+            async with b.http.get(server.http_url + "/static/operator.js") as script:
+                assert script.status == 200 and "/ws" in await script.text()
             status, me = await b.post("/api/operator/login", {})
             assert status == 200, me
             assert me["extension"] == ext and me["state"] == "ready"
