@@ -71,18 +71,22 @@ class AudioSocketServer:
 
     async def serve(self, on_listening: Callable[[int], None] | None = None) -> None:
         """Listen until cancelled; raises OSError if the address cannot be bound."""
-        async with asyncio.TaskGroup() as tg:
+        group: list[asyncio.TaskGroup] = []  # set before serving starts
 
-            def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                tg.create_task(self._connection(reader, writer))
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            group[0].create_task(self._connection(reader, writer))
 
-            server = await asyncio.start_server(accepted, self.host, self.requested_port)
-            async with server:
-                self.port = server.sockets[0].getsockname()[1]
-                log.info("audiosocket listening", host=self.host, port=self.port)
-                if on_listening is not None:
-                    on_listening(self.port)
-                await asyncio.Future()  # until cancelled
+        # Bind outside the TaskGroup so a taken port raises a plain OSError.
+        server = await asyncio.start_server(accepted, self.host, self.requested_port,
+                                            start_serving=False)
+        async with server, asyncio.TaskGroup() as tg:
+            group.append(tg)
+            await server.start_serving()
+            self.port = server.sockets[0].getsockname()[1]
+            log.info("audiosocket listening", host=self.host, port=self.port)
+            if on_listening is not None:
+                on_listening(self.port)
+            await asyncio.Future()  # until cancelled
 
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:

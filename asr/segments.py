@@ -143,7 +143,10 @@ def read_number(n: int, style: NumberStyle) -> str:
     while n:
         n, group = divmod(n, 10_000)
         if group:
-            groups.append(_read_group(group, style, digits, units) + myriads[rank])
+            # Korean says 만, not 일만, for ten thousand.
+            head = "" if style == "ko" and group == 1 and rank == 1 else _read_group(
+                group, style, digits, units)
+            groups.append(head + myriads[rank])
         rank += 1
     sep = " " if style == "ko" else ""
     return sep.join(reversed(groups))
