@@ -347,30 +347,32 @@ async def routing_facts(
     preferred_days: int,
     now: datetime,
     exclude_linkedid: str | None = None,
+    scan_limit: int = 1000,
 ) -> tuple[int, str | None]:
-    """(calls within key_caller_days, who answered them last within preferred_days)."""
-    base = [col(CallRecord.caller_number) == number]
-    if exclude_linkedid is not None:
-        base.append(col(CallRecord.linkedid) != exclude_linkedid)
-    count = (
-        await session.execute(
-            select(func.count())
-            .select_from(CallRecord)
-            .where(*base, col(CallRecord.entered_at) >= now - timedelta(days=key_caller_days))
+    """(calls within key_caller_days, who answered them last within preferred_days).
+
+    One indexed query (routing waits on it): the number's recent calls, newest first.
+    """
+    since = now - timedelta(days=max(key_caller_days, preferred_days))
+    query = (
+        select(
+            col(CallRecord.entered_at),
+            col(CallRecord.answered_at),
+            col(CallRecord.operator_extension),
         )
-    ).scalar_one()
-    last_operator = None
-    if preferred_days > 0:
-        last_operator = (
-            await session.execute(
-                select(col(CallRecord.operator_extension))
-                .where(
-                    *base,
-                    col(CallRecord.answered_at) >= now - timedelta(days=preferred_days),
-                    col(CallRecord.operator_extension).is_not(None),
-                )
-                .order_by(col(CallRecord.answered_at).desc())
-                .limit(1)
-            )
-        ).scalar()
-    return int(count), last_operator
+        .where(col(CallRecord.caller_number) == number, col(CallRecord.entered_at) >= since)
+        .order_by(col(CallRecord.entered_at).desc())
+        .limit(scan_limit)
+    )
+    if exclude_linkedid is not None:
+        query = query.where(col(CallRecord.linkedid) != exclude_linkedid)
+    rows = (await session.execute(query)).all()
+    key_since = now - timedelta(days=key_caller_days)
+    preferred_since = now - timedelta(days=preferred_days)
+    count = sum(1 for entered, _, _ in rows if entered >= key_since)
+    last_operator = next(
+        (ext for _, answered, ext in rows
+         if ext is not None and answered is not None and answered >= preferred_since),
+        None,
+    )  # fmt: skip
+    return count, last_operator

@@ -364,39 +364,50 @@ class CallService:
         bind = log.bind(call_id=call.linkedid)
         try:
             facts = await self._facts(call)
+            decided = time.monotonic()
             decision = decide(
                 IncomingCall(call.dnis, call.caller_number, call.caller_name),
                 facts, self._catalogue, self._policy, self._presence.is_ready,
                 staffed=self.roster.staffed,
             )  # fmt: skip
-            current = self._calls.get(call.uniqueid)
-            if current is None or current.state is not CallState.holding:
-                bind.info("route.skipped", state=current.state.value if current else "ended")
-                return
             await self._ami.send(ami_actions.setvar(job.channel, "HOTLINE_ROUTE",
                                                     self._route_value(decision)))  # fmt: skip
+            # Committed from here: the call is routed before the Redirect goes out, so the
+            # events it causes (QueueCallerJoin, ...) find it routed, in order.
+            if not self._commit_route(call, decision):
+                return
             await self._ami.send(ami_actions.redirect(job.channel, ROUTE_CONTEXT, "s"))
         except (AmiError, TimeoutError) as err:
             self.route_failures += 1
-            bind.warning("route.failed", error=str(err))
+            bind.warning("route.failed", error=str(err))  # the dialplan's timer takes over
             return
         except Exception:
             self.route_failures += 1
             bind.exception("route.failed")
             return
-        latency = time.monotonic() - job.received
+        done = time.monotonic()
+        latency = done - job.received
         self.latencies.append(latency)
         self.routed += 1
         bind.info("call.routed", queue=decision.queue, priority=decision.priority,
                   preferred=decision.preferred_operator, flags=list(decision.flags),
-                  reasons=decision.summary(), latency_ms=round(latency * 1000, 2))  # fmt: skip
+                  reasons=decision.summary(), latency_ms=round(latency * 1000, 2),
+                  decide_ms=round((decided - job.received) * 1000, 2),
+                  actions_ms=round((done - decided) * 1000, 2))  # fmt: skip
+
+    def _commit_route(self, call: Call, decision: RouteDecision) -> bool:
+        current = self._calls.get(call.uniqueid)
+        if current is None or current.state is not CallState.holding:
+            log.info("route.skipped", call_id=call.linkedid,
+                     state=current.state.value if current else "ended")  # fmt: skip
+            return False
         self._apply(call.uniqueid, Routed(self._clock(), decision.queue,
                                           decision.preferred_operator))  # fmt: skip
         self._bus.publish(CallRouted(linkedid=call.linkedid, queue=decision.queue,
                                      extension=decision.preferred_operator,
                                      reason=decision.summary()))  # fmt: skip
-        route = decision.as_json()
-        self._write(self._route_record(call.uniqueid, decision.line, route))
+        self._write(self._route_record(call.uniqueid, decision.line, decision.as_json()))
+        return True
 
     def _route_record(self, uniqueid: str, line: str | None, route: dict[str, Any]) -> StoreOp:
         async def op(session: AsyncSession) -> None:
