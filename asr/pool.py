@@ -50,6 +50,7 @@ from typing import Any, Protocol
 import structlog
 import vosk
 
+from asr.model_files import ModelFileError, check_model_dir
 from asr.segments import RecognizedFinal, RecognizedPartial, parse_final, parse_partial
 
 log = structlog.get_logger("asr.pool")
@@ -95,18 +96,6 @@ class ResultListener(Protocol):
     def on_partial(self, partial: RecognizedPartial) -> None: ...
     def on_final(self, final: RecognizedFinal) -> None: ...
     def on_lag(self, lag_seconds: float) -> None: ...
-
-
-def check_model_dir(path: Path) -> None:
-    """Raise ModelLoadError unless `path` looks like a Vosk model folder."""
-    mdl = path / "am" / "final.mdl"
-    try:
-        with mdl.open("rb") as f:
-            head = f.read(32)
-    except OSError as err:
-        raise ModelLoadError(f"no Vosk model at {path}: cannot read {mdl} ({err})") from err
-    if not head.startswith(b"\0B<TransitionModel>"):
-        raise ModelLoadError(f"{mdl} is not a Kaldi model (a Git LFS pointer, or truncated?)")
 
 
 class PoolStream:
@@ -273,7 +262,10 @@ class RecognizerPool:
 
     async def start(self) -> None:
         """Load the model (in a thread) and start the workers."""
-        check_model_dir(self.config.model_path)
+        try:
+            check_model_dir(self.config.model_path)
+        except ModelFileError as err:
+            raise ModelLoadError(str(err)) from err
         started = time.monotonic()
         try:
             self._model = await asyncio.to_thread(self._load)
