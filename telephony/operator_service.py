@@ -236,7 +236,7 @@ class OperatorDesk:
             self._changed(before, after, now)
         return after
 
-    def _changed(self, before: Seat, after: Seat, now: datetime) -> None:
+    def _changed(self, before: Seat, after: Seat, now: datetime, *, store: bool = True) -> None:
         log.info("operator.state", extension=after.extension, state=after.state.value,
                  was=before.state.value, reason=after.reason, call_id=after.call_id)
         skills = self.skills.get(after.extension) or tuple(sorted(self.members.get(after.extension,
@@ -251,7 +251,8 @@ class OperatorDesk:
         )
         if after.wrap_up_until != before.wrap_up_until:
             self._timer_changed.set()
-        self._jobs.put_nowait(lambda: self._store(after, now))
+        if store:
+            self._jobs.put_nowait(lambda: self._store(after, now))
 
     async def _store(self, seat: Seat, now: datetime) -> None:
         from telephony import operator_repo  # noqa: PLC0415  (keeps import light)
@@ -286,7 +287,7 @@ class OperatorDesk:
                 raise OperatorCommandError(f"QueueAdd {queue}: {response.message}")
         await self._send(ami_actions.queue_pause(interface, False))
         self.skills[extension] = queues
-        return self.apply(extension, Login(), self.core.clock(), strict=True)
+        return await self._command(extension, Login(), self.core.clock())
 
     async def logout(self, extension: str) -> Seat:
         self.check(extension, Logout())
@@ -300,17 +301,17 @@ class OperatorDesk:
         if static:
             await self._send(ami_actions.queue_pause(interface, True, reason="logout"))
         self.skills.pop(extension, None)
-        return self.apply(extension, Logout(), self.core.clock(), strict=True)
+        return await self._command(extension, Logout(), self.core.clock())
 
     async def pause(self, extension: str, reason: str) -> Seat:
         self.check(extension, Pause(reason))
         await self._pause(extension, True, reason)
-        return self.apply(extension, Pause(reason), self.core.clock(), strict=True)
+        return await self._command(extension, Pause(reason), self.core.clock())
 
     async def ready(self, extension: str) -> Seat:
         self.check(extension, Resume())
         await self._pause(extension, False, None)
-        return self.apply(extension, Resume(), self.core.clock(), strict=True)
+        return await self._command(extension, Resume(), self.core.clock())
 
     async def wrap_up(self, extension: str, seconds: float | None = None) -> Seat:
         now = self.core.clock()
@@ -318,7 +319,14 @@ class OperatorDesk:
                                 else seconds)
         self.check(extension, StartWrapUp(until))
         await self._pause(extension, True, WRAP_UP_REASON)
-        return self.apply(extension, StartWrapUp(until), now, strict=True)
+        return await self._command(extension, StartWrapUp(until), now)
+
+    async def _command(self, extension: str, event: OperatorEvent, now: datetime) -> Seat:
+        """Apply a desktop command and wait until its history row is stored (a wrap-up
+        deadline must survive a restart that comes right after)."""
+        seat = self.apply(extension, event, now, strict=True)
+        await self._jobs.join()
+        return seat
 
     async def before_transfer(self, extension: str) -> None:
         """Pause the seat for its after-call work now, so a blind transfer back into a
@@ -357,18 +365,32 @@ class OperatorDesk:
                             wrap_up_until=change.wrap_up_until)
         finally:
             self._restored.set()
+        now = self.core.clock()
+        for seat in list(self.seats.values()):  # tell routing and the wallboard at once
+            self._changed(Seat(seat.extension), seat, now, store=False)
         self._timer_changed.set()
 
     async def run_jobs(self) -> None:
         await self.restore()
-        while True:
-            job = await self._jobs.get()
-            try:
-                result = job()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:  # one failed write or action must not stop the desk
-                log.exception("operator.job_failed")
+        try:
+            while True:
+                await self._run_one(await self._jobs.get())
+        except asyncio.CancelledError:  # stopping: store what is queued, briefly
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    while not self._jobs.empty():
+                        await self._run_one(self._jobs.get_nowait())
+            raise
+
+    async def _run_one(self, job: Callable[[], object]) -> None:
+        try:
+            result = job()
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:  # one failed write or action must not stop the desk
+            log.exception("operator.job_failed")
+        finally:
+            self._jobs.task_done()
 
     async def run_timer(self) -> None:
         """End each wrap-up at its deadline (clock: Core.clock; deadlines survive restarts)."""

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,48 @@ async def test_transfers_three_way_and_blind_to_a_queue_and_to_119(
         assert partner2.wait(20).exit_code == 0
         assert citizen.wait(20).exit_code == 0
         await states.wait_for(second, "wrap_up", after=mark)
+
+
+def _member_line(pbx: Pbx, ext: str) -> str:
+    lines = pbx.cli("queue show hotline-default").splitlines()
+    return next(line for line in lines if f"(PJSIP/op{ext})" in line)
+
+
+async def test_a_wrap_up_deadline_survives_a_server_restart(
+    pbx: Pbx,
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    softphone_factory: Callable[..., Softphone],
+) -> None:
+    phone = softphone_factory(pbx, 2)
+    ext = phone.operator.extension
+    store = tmp_path / "restart.db"
+    try:
+        async with (
+            own_server(pbx, mosquitto, store) as first,
+            browser(first.http_url, first.core.sessionmaker, username="op-r",
+                    extension=ext) as desk,
+        ):
+            assert (await desk.post("/api/operator/login", {}))[0] == 200
+            status, body = await desk.post("/api/operator/state",
+                                           {"action": "wrap_up", "seconds": 3})
+            assert status == 200 and body["state"] == "wrap_up", body
+        until = datetime.fromisoformat(body["wrap_up_until"])
+        assert "paused" in _member_line(pbx, ext)
+        async with own_server(pbx, mosquitto, store) as second:
+            async with state_log(second.core.bus) as states:
+                presence = second.core.presence
+                async with asyncio.timeout(5):
+                    while presence.get(ext) is None:
+                        await states.changed.wait()
+                        states.changed.clear()
+                assert not presence.is_ready(ext)  # still wrapping up
+                await states.wait_for(ext, "ready", within=10)
+                late = (datetime.now(UTC) - until).total_seconds()
+                print(f"\nwrap-up ended {late:+.2f} s from its deadline, across a restart")
+                assert -0.1 <= late <= 1.0
+            await asyncio.to_thread(procs.wait_until,
+                                    lambda: "paused" not in _member_line(pbx, ext), 5,
+                                    "the member unpaused in Asterisk")
+    finally:
+        pbx.cli(f"queue unpause member PJSIP/op{ext}")

@@ -7,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agent_desktop.ws import Hub
+from config.settings import MqttSettings
+from hotline.bus import Bus
+from hotline.bus_events import KeywordAlert, OperatorState, ScreenPop, TranscriptFinal
+from telephony import transfer
 from telephony.ami_events import parse_event
 from telephony.operator_facts import Interfaces, facts
 from telephony.operators import (
@@ -160,3 +165,48 @@ def test_ami_events_become_facts() -> None:
     assert facts(device, ifs) == (("1004", RingEnded()), ("1004", Reachable()))
     other = parse_event(_ami("DeviceStateChange", Device="Queue:q_avail", State="INUSE"))
     assert facts(other, ifs) == ()
+
+
+# -- transfers and the WebSocket hub's routing (pure parts) -------------------------------
+
+LEGS = transfer.Legs("1.1", "PJSIP/pstn-00000001", "PJSIP/op1001-00000002")
+
+
+def test_a_blind_transfer_is_the_operators_blind_transfer_into_the_transfer_context() -> None:
+    plan = transfer.plan_transfer(LEGS, target="hotline-tax", mode="blind",
+                                  queues={"hotline-tax"}, context="hotline-transfer")
+    assert (plan.kind, plan.action.name) == ("queue", "BlindTransfer")
+    assert dict(plan.action.headers) == {"Channel": "PJSIP/op1001-00000002",
+                                         "Context": "hotline-transfer", "Exten": "q-hotline-tax"}
+    to_119 = transfer.plan_transfer(LEGS, target="119", mode="blind", queues=(), context="t")
+    assert (to_119.kind, dict(to_119.action.headers)["Exten"]) == ("emergency", "119")
+
+
+def test_a_three_way_call_originates_the_partner_into_the_operators_bridge() -> None:
+    plan = transfer.plan_transfer(LEGS, target="120", mode="three_way", queues=(), context="t")
+    headers = plan.action.headers
+    assert plan.action.name == "Originate" and ("Async", "true") in headers
+    assert ("Channel", "Local/120@hotline-transfer-dial") in headers
+    assert ("Variable", "HOTLINE_JOIN=PJSIP/op1001-00000002") in headers
+
+
+@pytest.mark.parametrize(("target", "mode"), [("999", "blind"), ("hotline-tax", "three_way"),
+                                              ("q-x", "blind")])
+def test_unknown_transfer_targets_are_refused(target: str, mode: transfer.Mode) -> None:
+    with pytest.raises(transfer.UnknownTarget):
+        transfer.plan_transfer(LEGS, target=target, mode=mode, queues={"hotline-tax"},
+                               context="t")
+
+
+def test_the_hub_sends_each_operator_their_seat_and_their_call_only() -> None:
+    hub = Hub(Bus(MqttSettings()))
+    hub.bind(1, "1001")
+    hub.bind(2, "1002")
+    assert hub.recipients(OperatorState(extension="1001", state="ready")) == {1}
+    pop = ScreenPop(extension="1002", call_id="c9", caller_number="138")
+    assert hub.recipients(pop) == {2}
+    text = TranscriptFinal(call_id="c9", channel="caller", segment=0, text="你好")
+    assert hub.recipients(text) == {2}
+    assert hub.recipients(KeywordAlert(call_id="c1", keyword="煤气", channel="caller")) == set()
+    hub.bind(2, None)
+    assert hub.recipients(text) == set()
