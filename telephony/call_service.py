@@ -22,8 +22,8 @@ do, each fed by a queue or a timer:
   `Setvar HOTLINE_ROUTE` and `Redirect` to `hotline-route`. The time from the AMI event
   to the Redirect's answer is the decision latency (`latencies`). A failed action is
   logged; the dialplan's own timer then sends the call to the default queue.
-- `store_loop`: writes call records and missed-call callback tasks in order, one at a
-  time (so one number's misses never race). A failed write is logged and skipped.
+- `store_loop`: `telephony.call_store.CallStore` writes call records and missed-call
+  callback tasks in order, one at a time; a failed write is logged and skipped.
 - `lease_loop`: renews the global HOTLINE_ROUTER_UNTIL (now + lease_seconds) every
   lease/3 s; the dialplan holds calls only while the lease is valid, and clears it when
   the server stops. So with no server, calls go straight to the default queue; with a
@@ -39,10 +39,9 @@ import asyncio
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -66,6 +65,7 @@ from telephony.ami_events import (
     UserEvent,
     VarSet,
 )
+from telephony.call_store import CallStore
 from telephony.calls import (
     Answered,
     Call,
@@ -99,7 +99,6 @@ ROUTE_CONTEXT = "hotline-route"
 INCOMING_EVENT = "HotlineIncoming"
 ROUTE_CONCURRENCY = 32
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+(;\d)?$")
-StoreOp = Callable[[AsyncSession], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ class CallService:
         self._calls: dict[str, Call] = {}
         self._channels: dict[str, str] = {}  # uniqueid -> channel name
         self._routes: asyncio.Queue[_RouteJob] = asyncio.Queue()
-        self._store: asyncio.Queue[StoreOp] = asyncio.Queue()
+        self._store = CallStore(sessionmaker, clock)
         self._resync_seen: set[str] | None = None
         self.roster = QueueRoster()
         self.latencies: deque[float] = deque(maxlen=100_000)  # seconds, event -> Redirect
@@ -264,7 +263,7 @@ class CallService:
                 linkedid=call.linkedid, caller_number=call.caller_number or "",
                 caller_name=call.caller_name, dnis=call.dnis or None,
             ))  # fmt: skip
-            self._write(self._open_record(call, line.id if line else None))
+            self._store.open(call, line.id if line else None)
         elif isinstance(event, FellBack):
             bind.warning("call.fell_back", queue=self._catalogue.default_queue,
                          after_routing=before.state is not CallState.holding)  # fmt: skip
@@ -275,15 +274,15 @@ class CallService:
                 self._bus.publish(CallRouted(linkedid=call.linkedid,
                                              queue=self._catalogue.default_queue,
                                              reason="fallback"))  # fmt: skip
-                self._write(self._update(call, route=route))
+                self._store.update(call, route=route)
         elif isinstance(event, Queued):
             bind.info("call.queued", queue=event.queue)
-            self._write(self._update(call))
+            self._store.update(call)
         elif isinstance(event, Answered):
             bind.info("call.answered", extension=event.extension, wait=call.wait_seconds)
             self._bus.publish(CallAnswered(linkedid=call.linkedid, extension=event.extension,
                                            wait_seconds=call.wait_seconds))  # fmt: skip
-            self._write(self._update(call))
+            self._store.update(call)
         elif isinstance(event, HungUp):
             duration = (
                 (call.ended_at - call.offered_at).total_seconds()
@@ -293,62 +292,15 @@ class CallService:
             self._bus.publish(CallEnded(linkedid=call.linkedid,
                                         answered=call.outcome is Outcome.answered,
                                         cause=call.cause, duration_seconds=duration))  # fmt: skip
-            self._write(self._update(call))
+            self._store.update(call)
             if call.outcome is Outcome.abandoned:
-                self._write(self._missed(call))
-
-    def _write(self, op: StoreOp) -> None:
-        self._store.put_nowait(op)
-
-    def _open_record(self, call: Call, line: str | None) -> StoreOp:
-        async def op(session: AsyncSession) -> None:
-            await call_repo.open_call(
-                session=session, uniqueid=call.uniqueid, linkedid=call.linkedid,
-                entered_at=call.offered_at or self._clock(), dnis=call.dnis or None,
-                caller_number=call.caller_number, caller_name=call.caller_name,
-            )  # fmt: skip
-            if line is not None:
-                await call_repo.update_call(session=session, uniqueid=call.uniqueid, line=line)
-
-        return op
-
-    def _update(self, call: Call, **extra: Any) -> StoreOp:
-        values: dict[str, Any] = {
-            "queue": call.queue, "answered_at": call.answered_at, "ended_at": call.ended_at,
-            "operator_extension": call.operator, "outcome": call.outcome.value, **extra,
-        }  # fmt: skip
-
-        async def op(session: AsyncSession) -> None:
-            await call_repo.update_call(session=session, uniqueid=call.uniqueid, **values)
-
-        return op
-
-    def _missed(self, call: Call) -> StoreOp:
-        async def op(session: AsyncSession) -> None:
-            if is_withheld(call.caller_number):
-                log.info("callback.not_possible", call_id=call.linkedid, reason="withheld")
-                return
-            assert call.caller_number is not None
-            line = self._catalogue.line_for(call.dnis)
-            task = await call_repo.note_missed_call(
-                session=session, number=call.caller_number, at=call.ended_at or self._clock(),
-                line=line.id if line else None, linkedid=call.linkedid,
-            )  # fmt: skip
-            log.info("callback.noted", call_id=call.linkedid, task=task.id,
-                     missed=task.missed_count)  # fmt: skip
-
-        return op
+                line = self._catalogue.line_for(call.dnis)
+                self._store.missed(call, line.id if line else None)
 
     # -- tasks ----------------------------------------------------------------------------
 
     async def store_loop(self) -> None:
-        while True:
-            op = await self._store.get()
-            try:
-                async with self._sessionmaker() as session:
-                    await op(session)
-            except Exception:  # one failed write must not stop the others
-                log.exception("call.store_failed")
+        await self._store.run()
 
     async def route_loop(self) -> None:
         limit = asyncio.Semaphore(ROUTE_CONCURRENCY)
@@ -406,15 +358,8 @@ class CallService:
         self._bus.publish(CallRouted(linkedid=call.linkedid, queue=decision.queue,
                                      extension=decision.preferred_operator,
                                      reason=decision.summary()))  # fmt: skip
-        self._write(self._route_record(call.uniqueid, decision.line, decision.as_json()))
+        self._store.route(call, decision.line, decision.as_json())
         return True
-
-    def _route_record(self, uniqueid: str, line: str | None, route: dict[str, Any]) -> StoreOp:
-        async def op(session: AsyncSession) -> None:
-            await call_repo.update_call(session=session, uniqueid=uniqueid, line=line,
-                                        route=route)  # fmt: skip
-
-        return op
 
     async def _facts(self, call: Call) -> CallerFacts:
         if is_withheld(call.caller_number):
