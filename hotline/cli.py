@@ -7,6 +7,7 @@ Commands:
   hotline create-admin   the first admin account (password from stdin or a prompt)
   hotline create-token   an API token for another system
   hotline db upgrade     apply migrations
+  hotline asr fetch-model NAME   download an official Vosk model, checked by SHA-256
 
 Problems a person must fix (bad settings, refused AMI login, unreachable store) end the
 command with one line on stderr and a non-zero exit, never a traceback.
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accounts import admin_cli
+from asr import model_cli
 from config.settings import Settings, SettingsError, load_settings
 from hotline import demo, up
 from hotline.app import StartupError, serve
@@ -51,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo.main(
             Path(args.state_dir), number=args.number, caller=args.caller, seconds=args.seconds
         )
+    if model_cli.handles(args):
+        return asyncio.run(model_cli.run(args, settings))
     return asyncio.run(admin_cli.run(args, settings))
 
 
@@ -72,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
     call.add_argument("--seconds", type=float, default=20.0, help="hang up after")
     admin_cli.add_parsers(sub)
+    model_cli.add_parsers(sub)
     return parser
 
 
