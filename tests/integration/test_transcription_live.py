@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from asr import frames, repo
 from asr.loadgen import play, read_pcm
+from asr.pool import PoolConfig, RecognizerPool
 from asr.scoring import aggregate_cer, cer
+from asr.segments import RecognizedFinal, RecognizedPartial
 from hotline.bus_events import TranscriptFinal
 from hotline.bus_subscription import Subscription
 from lab.pbx import Pbx
@@ -271,3 +274,46 @@ async def _send_raw(port: int, data: bytes) -> None:
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
     await writer.wait_closed()
+
+
+async def test_pool_renews_recognizers_and_flushes_the_last_words(ko_model: Path) -> None:
+    """Past renew_seconds a stream gets a fresh recognizer at the next utterance end
+    (times keep counting from the stream's start); close() flushes what was pending."""
+    pool = RecognizerPool(PoolConfig(model_path=ko_model, workers=1, max_streams=1,
+                                     renew_seconds=2.0, admit_max_lag=0))
+    await pool.start()
+    try:
+        finals: list[RecognizedFinal] = []
+        lags: list[float] = []
+
+        class Listener:
+            def on_partial(self, partial: RecognizedPartial) -> None:
+                pass
+
+            def on_final(self, final: RecognizedFinal) -> None:
+                finals.append(final)
+
+            def on_lag(self, lag_seconds: float) -> None:
+                lags.append(lag_seconds)
+
+        stream = await pool.open(Listener())
+        assert stream is not None
+        assert await pool.open(Listener()) is None  # at capacity
+        clip = "zeroth_104_003_0294.wav"
+        pcm = read_pcm(AUDIO / clip)
+        one = pcm + bytes(16000) + pcm  # two utterances with a second of silence between
+        with capture_logs() as logs:
+            for i in range(0, len(one), 320):
+                stream.feed(one[i : i + 320])
+            await stream.close()
+        assert any(e["event"] == "recognizer renewed" for e in logs), logs
+        texts = [f for f in finals if f.text]
+        assert len(texts) >= 2
+        assert texts[-1].base_seconds > 0  # a renewed recognizer, placed in the stream
+        starts = [f.base_seconds + f.words[0].start for f in texts]
+        assert starts == sorted(starts) and starts[-1] > len(pcm) / 16000
+        ref = _references()[clip]
+        assert aggregate_cer([(ref + ref, " ".join(f.text for f in texts))]) < 0.5
+        assert pool.active == 0 and lags
+    finally:
+        await pool.stop()
