@@ -47,6 +47,7 @@ from workorders.sla import light
 
 log = structlog.get_logger(__name__)
 ACTOR = "sla-clock"
+_MAX_BATCHES = 1000
 
 
 class SupervisionRequester(Protocol):
@@ -104,7 +105,7 @@ class SlaClock:
         """Move every light that is behind; request due supervision. Returns lights moved."""
         now = self._clock()
         moved = 0
-        while True:
+        for _ in range(_MAX_BATCHES):  # bounded: a tick always ends
             changed, seen = await self._lights(now)
             moved += changed
             if seen < self._batch:
