@@ -31,14 +31,21 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from accounts.roles import Role
-from agent_desktop.keys import CSRF_FIELD, PRINCIPAL
+from agent_desktop.keys import CSRF_FIELD, PRINCIPAL, SESSIONMAKER
 from agent_desktop.render import Markup, escape, page
 from agent_desktop.routes import Route, RouteTable, only
 from hotline.feature import Clock, Core, Feature, utc_now
+from workorders import repo
 from workorders import service as svc
 from workorders.feature import make_service
 from workorders.lifecycle import CLOSED_STATUSES, Status, UnitStatus
-from workorders.models import DispatchPublic, Light, OrderKind, WorkOrderPublic
+from workorders.models import (
+    DispatchPublic,
+    Light,
+    OrderEventPublic,
+    OrderKind,
+    WorkOrderPublic,
+)
 from workorders.service import Actor, OrderService
 from workorders.sla import CHINA, light
 
@@ -47,6 +54,8 @@ _CLOCK: web.AppKey[Clock] = web.AppKey("portal_clock")
 INBOX_LIMIT = 200
 TEXT_MAX = 4000
 
+# The statuses in which the order is being worked (and its SLA clock runs).
+_WORKING = frozenset({Status.dispatched, Status.acknowledged, Status.returned})
 LIGHT_LABEL = {Light.red: "超时", Light.yellow: "临近", Light.green: "正常"}
 _LIGHT_RANK = {Light.red: 0, Light.yellow: 1, Light.green: 2}
 UNIT_STATUS_LABEL = {
@@ -99,7 +108,7 @@ def _actor(request: web.Request) -> Actor:
 
 
 def current_light(order: WorkOrderPublic, now: datetime) -> Light:
-    if Status(order.status) not in {Status.dispatched, Status.acknowledged, Status.returned}:
+    if Status(order.status) not in _WORKING:
         return Light.green
     return light(now, order.yellow_at, order.deadline)
 
@@ -108,6 +117,10 @@ def my_dispatch(order: WorkOrderPublic, unit_id: str) -> DispatchPublic | None:
     live = [d for d in order.dispatches if d.unit_id == unit_id]
     current = [d for d in live if d.status != UnitStatus.withdrawn] or live
     return current[-1] if current else None
+
+
+def _still_mine(d: DispatchPublic | None) -> bool:
+    return d is not None and d.status in (UnitStatus.dispatched, UnitStatus.acknowledged)
 
 
 def urgency_key(order: WorkOrderPublic, now: datetime) -> tuple[int, int, datetime, str]:
@@ -188,31 +201,32 @@ def _row(order: WorkOrderPublic, unit_id: str, now: datetime) -> Markup:
     )
 
 
+async def _unit_name(request: web.Request, unit_id: str) -> str:
+    async with request.app[SESSIONMAKER]() as session:
+        unit = await repo.get_unit(session=session, unit_id=unit_id)
+    return unit.name if unit is not None else unit_id
+
+
 async def inbox(request: web.Request) -> web.StreamResponse:
     actor = _actor(request)
     now = request.app[_CLOCK]()
     show_all = request.query.get("all") == "1"
-    orders = await request.app[_SERVICE].list_orders(actor=actor, limit=INBOX_LIMIT)
+    unit_id = actor.unit_id or ""
+    statuses = () if show_all else tuple(s.value for s in _WORKING)
+    orders = await request.app[_SERVICE].list_orders(
+        actor=actor, statuses=statuses, limit=INBOX_LIMIT
+    )
     if not show_all:
-        orders = [
-            o
-            for o in orders
-            if Status(o.status) in {Status.dispatched, Status.acknowledged, Status.returned}
-        ]
-        # a returned order is back at the centre: only list it if this unit still holds it
-        orders = [
-            o
-            for o in orders
-            if _unit_label(my_dispatch(o, actor.unit_id or "")) in ("待签收", "办理中")
-        ]
+        # A returned order is back at the centre: list it only while this unit holds a part.
+        orders = [o for o in orders if _still_mine(my_dispatch(o, unit_id))]
     ordered = sort_inbox(orders, now)
-    rows = Markup("".join(_row(o, actor.unit_id or "", now) for o in ordered))
+    rows = Markup("".join(_row(o, unit_id, now) for o in ordered))
     counts = {lamp: sum(current_light(o, now) is lamp for o in ordered) for lamp in Light}
     return page(
         request,
         "portal_inbox.html",
         title="承办单位工单",
-        unit=actor.unit_id or "",
+        unit=await _unit_name(request, unit_id),
         rows=rows or Markup('<tr><td colspan="7" class="empty">暂无工单</td></tr>'),
         red=counts[Light.red],
         yellow=counts[Light.yellow],
@@ -257,18 +271,15 @@ def _forms(order: WorkOrderPublic, mine: DispatchPublic | None, csrf: str) -> Ma
     return Markup("".join(parts))
 
 
-def _history(events: Sequence[object]) -> Markup:
-    rows = []
-    for e in events:
-        at = getattr(e, "at", None)
-        step = str(getattr(e, "step", ""))
-        rows.append(
-            f"<tr><td>{escape(local(at))}</td><td>{escape(STEP_LABEL.get(step, step))}</td>"
-            f"<td>{escape(getattr(e, 'actor', ''))}</td>"
-            f"<td>{escape(getattr(e, 'unit_id', None) or '')}</td>"
-            f"<td>{escape(getattr(e, 'note', ''))}</td></tr>"
+def _history(events: Sequence[OrderEventPublic]) -> Markup:
+    return Markup(
+        "".join(
+            f"<tr><td>{escape(local(e.at))}</td><td>{escape(STEP_LABEL.get(e.step, e.step))}</td>"
+            f"<td>{escape(e.actor)}</td><td>{escape(e.unit_id or '')}</td>"
+            f"<td>{escape(e.note)}</td></tr>"
+            for e in events
         )
-    return Markup("".join(rows))
+    )
 
 
 async def _order_page(
