@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +121,18 @@ async def _until(check: Callable[[], bool], deadline: float, what: str) -> None:
 
 
 @pytest.fixture
+def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
+    """Point the shared PBX's taps at a port; put them back afterwards."""
+    yield lambda port: _point_taps_at(pbx, port)
+    if pbx.is_running:
+        _point_taps_at(pbx, pbx.config.audiosocket_port)
+
+
+@pytest.fixture
 async def asr_server(
-    pbx: Pbx, server_factory: Callable[..., Awaitable[ServerHandle]], ko_model: Path
+    taps: Callable[[int], None],
+    server_factory: Callable[..., Awaitable[ServerHandle]],
+    ko_model: Path,
 ) -> AsyncIterator[Callable[..., Awaitable[tuple[ServerHandle, int]]]]:
     """Start the whole server with transcription on a free port the taps point at."""
 
@@ -130,7 +140,7 @@ async def asr_server(
         port = asr.pop("audiosocket_port", None) or free_tcp_port()
         settings = {"model_path": str(ko_model), "audiosocket_port": port,
                     "number_style": "ko", "workers": 2, "max_streams": 10, **asr}
-        _point_taps_at(pbx, port)
+        taps(port)
         server = await server_factory(asr=settings)
         await _wait_listening(port)
         return server, port
@@ -209,10 +219,11 @@ async def test_both_sides_transcribed_through_asterisk(
 
 
 async def test_tap_server_down_then_up(
-    pbx: Pbx, asr_server: Any, citizen_factory: Any, softphone_factory: Any, tmp_path: Path,
+    pbx: Pbx, taps: Callable[[int], None], asr_server: Any, citizen_factory: Any,
+    softphone_factory: Any, tmp_path: Path,
 ) -> None:
     port = free_tcp_port()  # nothing listens here yet
-    _point_taps_at(pbx, port)
+    taps(port)
     phone = await asyncio.to_thread(softphone_factory, pbx, 0)
     down = citizen_factory(pbx, caller="13900000001", hangup_after=3)
     down.start()
