@@ -79,7 +79,9 @@ async def _end_open(session: AsyncSession, extension: str, now: datetime) -> int
 
 async def open_sessions(*, session: AsyncSession) -> list[OperatorSessionPublic]:
     rows = (
-        await session.scalars(select(OperatorSession).where(col(OperatorSession.ended_at).is_(None)))
+        await session.scalars(
+            select(OperatorSession).where(col(OperatorSession.ended_at).is_(None))
+        )
     ).all()
     return [OperatorSessionPublic.model_validate(r, from_attributes=True) for r in rows]
 
@@ -90,7 +92,9 @@ async def open_session_of_user(
     row = (
         await session.scalars(
             select(OperatorSession)
-            .where(col(OperatorSession.user_id) == user_id, col(OperatorSession.ended_at).is_(None))
+            .where(
+                col(OperatorSession.user_id) == user_id, col(OperatorSession.ended_at).is_(None)
+            )
             .order_by(col(OperatorSession.started_at).desc())
         )
     ).first()
