@@ -17,74 +17,50 @@ reveal that the number exists).
 Forms are plain HTML posts carrying the session's CSRF token (the security middleware
 checks it); after an action the browser is redirected back to the order (post/redirect/
 get) with a one-word notice. A refused action re-renders the order with the reason and
-a 4xx status. Urgency: red (over the deadline) before yellow (near it) before green, then
-the nearest deadline first; the light is computed from the stored deadline and yellow
-time at the moment of the request, so the page is never behind the clock loop.
+a 4xx status. Urgency and the markup pieces are in `workorders.portal_html` (pure).
 portal.js only counts the time left down and asks before a return.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from accounts.roles import Role
-from agent_desktop.keys import CSRF_FIELD, PRINCIPAL, SESSIONMAKER
+from agent_desktop.keys import PRINCIPAL, SESSIONMAKER
 from agent_desktop.render import Markup, escape, page
 from agent_desktop.routes import Route, RouteTable, only
 from hotline.feature import Clock, Core, Feature, utc_now
 from workorders import repo
 from workorders import service as svc
 from workorders.feature import make_service
-from workorders.lifecycle import CLOSED_STATUSES, Status, UnitStatus
-from workorders.models import (
-    DispatchPublic,
-    Light,
-    OrderEventPublic,
-    OrderKind,
-    WorkOrderPublic,
+from workorders.models import Light
+from workorders.portal_html import (
+    LIGHT_LABEL,
+    WORKING,
+    action_forms,
+    current_light,
+    history_rows,
+    inbox_row,
+    kind_label,
+    local,
+    my_dispatch,
+    sort_inbox,
+    status_label,
+    still_mine,
+    time_left,
+    unit_label,
 )
 from workorders.service import Actor, OrderService
-from workorders.sla import CHINA, light
+from workorders.sla import CHINA
 
 _SERVICE: web.AppKey[OrderService] = web.AppKey("portal_service", OrderService)
 _CLOCK: web.AppKey[Clock] = web.AppKey("portal_clock")
 INBOX_LIMIT = 200
 TEXT_MAX = 4000
 
-# The statuses in which the order is being worked (and its SLA clock runs).
-_WORKING = frozenset({Status.dispatched, Status.acknowledged, Status.returned})
-LIGHT_LABEL = {Light.red: "超时", Light.yellow: "临近", Light.green: "正常"}
-_LIGHT_RANK = {Light.red: 0, Light.yellow: 1, Light.green: 2}
-UNIT_STATUS_LABEL = {
-    UnitStatus.dispatched: "待签收",
-    UnitStatus.acknowledged: "办理中",
-    UnitStatus.replied: "已回复",
-    UnitStatus.returned: "已退单",
-    UnitStatus.withdrawn: "已撤回",
-}
-STEP_LABEL = {
-    "accept": "受理",
-    "dispatch": "派单",
-    "acknowledge": "签收",
-    "reply": "回复",
-    "return": "退单",
-    "ask_extension": "申请延期",
-    "grant_extension": "同意延期",
-    "refuse_extension": "不同意延期",
-    "redispatch": "改派",
-    "review": "审核",
-    "send_back": "审核退回",
-    "survey": "回访",
-    "reopen": "重办",
-    "archive": "归档",
-    "merge": "并单",
-    "resolve_on_call": "即办",
-    "light": "亮灯",
-    "supervision": "督办",
-}
 NOTICES = {
     "acknowledged": "已签收。",
     "replied": "已回复，等待中心审核。",
@@ -99,7 +75,6 @@ _STATUS_CODE = {
 }
 
 
-# ------------------------------------------------------------------------ pure helpers
 def _actor(request: web.Request) -> Actor:
     principal = request[PRINCIPAL]
     if principal is None:  # the middleware lets only signed-in unit handlers reach this
@@ -107,100 +82,7 @@ def _actor(request: web.Request) -> Actor:
     return Actor.of(principal.user)
 
 
-def current_light(order: WorkOrderPublic, now: datetime) -> Light:
-    if Status(order.status) not in _WORKING:
-        return Light.green
-    return light(now, order.yellow_at, order.deadline)
-
-
-def my_dispatch(order: WorkOrderPublic, unit_id: str) -> DispatchPublic | None:
-    live = [d for d in order.dispatches if d.unit_id == unit_id]
-    current = [d for d in live if d.status != UnitStatus.withdrawn] or live
-    return current[-1] if current else None
-
-
-def _still_mine(d: DispatchPublic | None) -> bool:
-    return d is not None and d.status in (UnitStatus.dispatched, UnitStatus.acknowledged)
-
-
-def urgency_key(order: WorkOrderPublic, now: datetime) -> tuple[int, int, datetime, str]:
-    """Open orders first; among them red, yellow, green; then the nearest deadline."""
-    finished = Status(order.status) in CLOSED_STATUSES or order.status in (
-        Status.replied,
-        Status.reviewed,
-        Status.surveyed,
-    )
-    far = datetime.max.replace(tzinfo=UTC)
-    return (
-        int(finished),
-        _LIGHT_RANK[current_light(order, now)],
-        order.deadline or far,
-        order.number,
-    )
-
-
-def sort_inbox(orders: Sequence[WorkOrderPublic], now: datetime) -> list[WorkOrderPublic]:
-    return sorted(orders, key=lambda o: urgency_key(o, now))
-
-
-def local(moment: datetime | None) -> str:
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if moment else "—"
-
-
-def time_left(deadline: datetime | None, now: datetime) -> str:
-    if deadline is None:
-        return "—"
-    seconds = int((deadline - now).total_seconds())
-    sign = "超时 " if seconds < 0 else "剩 "
-    minutes = abs(seconds) // 60
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = f"{days}天{hours}小时" if days else (f"{hours}小时{mins}分" if hours else f"{mins}分")
-    return sign + parts
-
-
-def _kind_label(kind: str) -> str:
-    try:
-        return OrderKind(kind).label
-    except ValueError:
-        return kind
-
-
-def _status_label(status: str) -> str:
-    try:
-        return Status(status).label
-    except ValueError:
-        return status
-
-
-def _unit_label(d: DispatchPublic | None) -> str:
-    if d is None:
-        return "—"
-    try:
-        return UNIT_STATUS_LABEL[UnitStatus(d.status)]
-    except ValueError:
-        return d.status
-
-
 # ------------------------------------------------------------------------------- pages
-def _row(order: WorkOrderPublic, unit_id: str, now: datetime) -> Markup:
-    lamp = current_light(order, now)
-    mine = my_dispatch(order, unit_id)
-    deadline = order.deadline.isoformat() if order.deadline else ""
-    return Markup(
-        f'<tr class="light-{lamp.value}">'
-        f'<td><span class="lamp {lamp.value}" title="{escape(LIGHT_LABEL[lamp])}"></span>'
-        f"{escape(LIGHT_LABEL[lamp])}</td>"
-        f'<td><a href="/portal/orders/{escape(order.number)}">{escape(order.number)}</a></td>'
-        f"<td>{escape(order.title)}</td>"
-        f"<td>{escape(_kind_label(order.kind))}</td>"
-        f"<td>{escape(_unit_label(mine))}</td>"
-        f"<td>{escape(local(order.deadline))}</td>"
-        f'<td class="left" data-deadline="{escape(deadline)}">'
-        f"{escape(time_left(order.deadline, now))}</td></tr>"
-    )
-
-
 async def _unit_name(request: web.Request, unit_id: str) -> str:
     async with request.app[SESSIONMAKER]() as session:
         unit = await repo.get_unit(session=session, unit_id=unit_id)
@@ -212,15 +94,15 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     now = request.app[_CLOCK]()
     show_all = request.query.get("all") == "1"
     unit_id = actor.unit_id or ""
-    statuses = () if show_all else tuple(s.value for s in _WORKING)
+    statuses = () if show_all else tuple(s.value for s in WORKING)
     orders = await request.app[_SERVICE].list_orders(
         actor=actor, statuses=statuses, limit=INBOX_LIMIT
     )
     if not show_all:
         # A returned order is back at the centre: list it only while this unit holds a part.
-        orders = [o for o in orders if _still_mine(my_dispatch(o, unit_id))]
+        orders = [o for o in orders if still_mine(my_dispatch(o, unit_id))]
     ordered = sort_inbox(orders, now)
-    rows = Markup("".join(_row(o, unit_id, now) for o in ordered))
+    rows = Markup("".join(inbox_row(o, unit_id, now) for o in ordered))
     counts = {lamp: sum(current_light(o, now) is lamp for o in ordered) for lamp in Light}
     return page(
         request,
@@ -233,52 +115,6 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         total=len(ordered),
         toggle_href="/portal/orders" if show_all else "/portal/orders?all=1",
         toggle_label="只看待办" if show_all else "显示全部（含已办结）",
-    )
-
-
-def _forms(order: WorkOrderPublic, mine: DispatchPublic | None, csrf: str) -> Markup:
-    if mine is None or Status(order.status) in CLOSED_STATUSES:
-        return Markup("")
-    state = UnitStatus(mine.status)
-    base = f"/portal/orders/{escape(order.number)}"
-    token = f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
-    parts: list[str] = []
-    if state is UnitStatus.dispatched:
-        parts.append(
-            f'<form method="post" action="{base}/acknowledge" class="action">{token}'
-            '<button type="submit">签收</button></form>'
-        )
-    if state is UnitStatus.acknowledged:
-        parts.append(
-            f'<form method="post" action="{base}/reply" class="action">{token}'
-            '<label>办理结果（回复）<textarea name="text" required maxlength="4000" '
-            'rows="4"></textarea></label><button type="submit">回复</button></form>'
-        )
-    if state in (UnitStatus.dispatched, UnitStatus.acknowledged):
-        if order.pending_extension is None:
-            parts.append(
-                f'<form method="post" action="{base}/extension" class="action">{token}'
-                '<label>延期至 <input type="datetime-local" name="until" required></label>'
-                '<label>延期理由 <textarea name="reason" required maxlength="4000" rows="2">'
-                '</textarea></label><button type="submit">申请延期</button></form>'
-            )
-        parts.append(
-            f'<form method="post" action="{base}/return" class="action return">{token}'
-            '<label>退单理由（不属于本单位职责等）<textarea name="reason" required '
-            'maxlength="4000" rows="2"></textarea></label>'
-            '<button type="submit" class="secondary">退单</button></form>'
-        )
-    return Markup("".join(parts))
-
-
-def _history(events: Sequence[OrderEventPublic]) -> Markup:
-    return Markup(
-        "".join(
-            f"<tr><td>{escape(local(e.at))}</td><td>{escape(STEP_LABEL.get(e.step, e.step))}</td>"
-            f"<td>{escape(e.actor)}</td><td>{escape(e.unit_id or '')}</td>"
-            f"<td>{escape(e.note)}</td></tr>"
-            for e in events
-        )
     )
 
 
@@ -319,10 +155,10 @@ async def _order_page(
         title_text=order.title,
         lamp=lamp.value,
         lamp_label=LIGHT_LABEL[lamp],
-        kind=_kind_label(order.kind),
+        kind=kind_label(order.kind),
         category=order.category or "—",
-        status_label=_status_label(order.status),
-        my_status=_unit_label(mine),
+        status_label=status_label(order.status),
+        my_status=unit_label(mine),
         my_role=mine.role.label if mine else "—",
         part=(mine.part if mine else "") or "—",
         content=order.content or "—",
@@ -334,8 +170,8 @@ async def _order_page(
         extension=(
             f"已申请延期至 {local(ext.until)}（{ext.reason}），等待中心审批" if ext else "无"
         ),
-        forms=_forms(order, mine, csrf),
-        history=_history(events),
+        forms=action_forms(order, mine, csrf),
+        history=history_rows(events),
     )
 
 
