@@ -93,6 +93,14 @@ async def test_a_paused_operator_is_not_offered_calls_and_a_stopped_phone_is_unr
             assert core.presence.get(ready_ext) is not None
             assert not core.presence.is_ready(ready_ext)
             assert core.presence.is_ready(paused_ext)
+
+            # logging out of a static queue member pauses it with reason "logout"
+            status, me = await a.post("/api/operator/state", {"action": "logout"})
+            assert status == 200 and me["state"] == "logged_out", me
+            member = next(line for line in pbx.cli("queue show hotline-default").splitlines()
+                          if f"(PJSIP/op{paused_ext})" in line)
+            assert "paused:logout" in member, member
+            assert not core.presence.is_ready(paused_ext)
     finally:
         for ext in (paused_ext, ready_ext):
             pbx.cli(f"queue unpause member PJSIP/op{ext}")

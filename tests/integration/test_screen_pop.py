@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from hotline.pbx_watch import build as pbx_connection
@@ -66,6 +67,10 @@ async def test_screen_pop_arrives_over_the_websocket_with_history_and_wrap_up_en
             status, me = await b.post("/api/operator/login", {})
             assert status == 200, me
             assert me["extension"] == ext and me["state"] == "ready"
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await b.http.ws_connect(server.http_url + "/ws",
+                                        headers={"Origin": "http://evil.example"})
+            assert refused.value.status == 403
             async with b.http.ws_connect(server.http_url + "/ws") as ws:
                 frames = Frames(ws)
                 hello, _ = await frames.next(_is("hello"), 5)
