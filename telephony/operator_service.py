@@ -11,11 +11,9 @@ seats, both through the pure state machine:
   waits on the network: history rows and AMI actions go to the desk's own worker task
   through a queue (`_jobs`), the screen pop to a second worker (`_pops`) so a slow store
   write never delays a pop.
-- **Desktop commands** (`login`, `logout`, `pause`, `ready`, `wrap_up`): checked against
-  the table first (an illegal one raises `IllegalTransition` and sends nothing), then the
-  AMI actions (QueueAdd / QueueRemove / QueuePause) are sent and awaited, then the seat
-  moves. Asterisk cannot remove a static member: logging out pauses it with reason
-  ``logout`` instead, and after-call work pauses it with reason ``wrap_up``.
+- **Desktop commands** (`self.commands`: telephony.operator_commands): checked against
+  the table, sent to Asterisk and awaited, then applied through `command()`, which also
+  waits until the history row is stored.
 
 After-call work is automatic for seats with an open desktop session: when a call ends,
 the seat enters wrap-up until `now + wrap_up_seconds` (from `Core.clock`), the deadline
@@ -36,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,7 +43,7 @@ import structlog
 from hotline.bus_events import OperatorState, ScreenPop
 from hotline.feature import Core, Feature
 from telephony import ami_actions
-from telephony.ami_errors import AmiActionFailed, AmiError
+from telephony.ami_errors import AmiError
 from telephony.ami_events import (
     AgentCalled,
     AgentComplete,
@@ -61,19 +59,15 @@ from telephony.ami_events import (
     ResyncStarted,
     VarSet,
 )
+from telephony.operator_commands import OperatorCommands
 from telephony.operator_facts import Interfaces, facts
 from telephony.operators import (
     WRAP_UP_REASON,
     Completed,
-    Login,
-    Logout,
     MemberGone,
     MemberSeen,
     OperatorEvent,
-    Pause,
-    Resume,
     Seat,
-    StartWrapUp,
     State,
     WrapUpOver,
     changed,
@@ -83,10 +77,6 @@ from telephony.presence import OperatorPresence
 from telephony.screen_pop import PopSource, build_pop, catalogue_lines
 
 log = structlog.get_logger("telephony.operators")
-
-
-class OperatorCommandError(Exception):
-    """Asterisk refused or did not answer a desktop command (nothing changed)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +115,7 @@ class OperatorDesk:
         self._restored = asyncio.Event()
         self._resync_calls: set[str] | None = None
         self._resync_members: set[str] | None = None
+        self.commands = OperatorCommands(self)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -275,78 +266,12 @@ class OperatorDesk:
         """Raise IllegalTransition if `event` is not allowed for the seat now."""
         step(self.seat(extension), event, self.core.clock())
 
-    async def login(self, extension: str, skills: Iterable[str]) -> Seat:
-        self.check(extension, Login())
-        queues = tuple(dict.fromkeys(skills))
-        interface = self.interfaces.interface(extension)
-        member = f"op{extension}"
-        for queue in queues:
-            response = await self._send(ami_actions.queue_add(
-                queue, interface, member_name=member, state_interface=interface))
-            if not response.success and "already" not in response.message.lower():
-                raise OperatorCommandError(f"QueueAdd {queue}: {response.message}")
-        await self._send(ami_actions.queue_pause(interface, False))
-        self.skills[extension] = queues
-        return await self._command(extension, Login(), self.core.clock())
-
-    async def logout(self, extension: str) -> Seat:
-        self.check(extension, Logout())
-        interface = self.interfaces.interface(extension)
-        static = False
-        queues = self.members.get(extension, set()) | set(self.skills.get(extension, ()))
-        for queue in sorted(queues):
-            response = await self._send(ami_actions.queue_remove(queue, interface))
-            if not response.success and "not dynamic" in response.message.lower():
-                static = True
-        if static:
-            await self._send(ami_actions.queue_pause(interface, True, reason="logout"))
-        self.skills.pop(extension, None)
-        return await self._command(extension, Logout(), self.core.clock())
-
-    async def pause(self, extension: str, reason: str) -> Seat:
-        self.check(extension, Pause(reason))
-        await self._pause(extension, True, reason)
-        return await self._command(extension, Pause(reason), self.core.clock())
-
-    async def ready(self, extension: str) -> Seat:
-        self.check(extension, Resume())
-        await self._pause(extension, False, None)
-        return await self._command(extension, Resume(), self.core.clock())
-
-    async def wrap_up(self, extension: str, seconds: float | None = None) -> Seat:
-        now = self.core.clock()
-        until = now + timedelta(seconds=self.settings.wrap_up_seconds if seconds is None
-                                else seconds)
-        self.check(extension, StartWrapUp(until))
-        await self._pause(extension, True, WRAP_UP_REASON)
-        return await self._command(extension, StartWrapUp(until), now)
-
-    async def _command(self, extension: str, event: OperatorEvent, now: datetime) -> Seat:
+    async def command(self, extension: str, event: OperatorEvent, now: datetime) -> Seat:
         """Apply a desktop command and wait until its history row is stored (a wrap-up
         deadline must survive a restart that comes right after)."""
         seat = self.apply(extension, event, now, strict=True)
         await self._jobs.join()
         return seat
-
-    async def before_transfer(self, extension: str) -> None:
-        """Pause the seat for its after-call work now, so a blind transfer back into a
-        queue it serves cannot ring it again before its call has ended."""
-        if extension in self.skills and self.settings.wrap_up_seconds > 0:
-            await self._pause(extension, True, WRAP_UP_REASON)
-
-    async def _pause(self, extension: str, paused: bool, reason: str | None) -> None:
-        response = await self._send(ami_actions.queue_pause(
-            self.interfaces.interface(extension), paused, reason=reason))
-        if not response.success:
-            raise OperatorCommandError(f"QueuePause: {response.message}")
-
-    async def _send(self, action: ami_actions.AmiAction) -> ami_actions.AmiResponse:
-        try:
-            return await self.core.ami.send(action)
-        except AmiActionFailed as err:  # the caller decides (e.g. "already there" is fine)
-            return err.response
-        except AmiError as err:
-            raise OperatorCommandError(f"{action.name}: {err}") from err
 
     # -- tasks -----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from agent_desktop.keys import PRINCIPAL
 from agent_desktop.routes import Route, RouteTable, only
 from hotline.bus_events import CallTransferred
 from telephony import operator_repo, transfer
-from telephony.operator_service import OperatorCommandError
+from telephony.operator_commands import OperatorCommandError
 from telephony.operators import IllegalTransition, Seat
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class OperatorViews:
             raise Forbidden(f"extension {extension} is not yours ({own})")
         skills = tuple(body.skills) if body.skills else desk.default_skills(extension)
         try:
-            seat = await desk.login(extension, skills)
+            seat = await desk.commands.login(extension, skills)
         except IllegalTransition as err:
             raise Conflict(str(err)) from err
         except OperatorCommandError as err:
@@ -143,13 +143,13 @@ class OperatorViews:
         try:
             match body.action:
                 case "ready":
-                    seat = await desk.ready(extension)
+                    seat = await desk.commands.ready(extension)
                 case "pause":
-                    seat = await desk.pause(extension, body.reason or "break")
+                    seat = await desk.commands.pause(extension, body.reason or "break")
                 case "wrap_up":
-                    seat = await desk.wrap_up(extension, body.seconds)
+                    seat = await desk.commands.wrap_up(extension, body.seconds)
                 case "logout":
-                    seat = await desk.logout(extension)
+                    seat = await desk.commands.logout(extension)
                     async with desk.core.sessionmaker() as session:
                         await operator_repo.close_session(session=session, extension=extension,
                                                           now=desk.core.clock())
@@ -182,7 +182,7 @@ class OperatorViews:
         ok, detail = True, ""
         try:
             if plan.mode == "blind":
-                await desk.before_transfer(extension)
+                await desk.commands.before_transfer(extension)
             await transfer.execute(desk.core.ami, plan)
         except (transfer.TransferFailed, OperatorCommandError) as err:
             ok, detail = False, str(err)

@@ -85,6 +85,8 @@ async def test_screen_pop_arrives_over_the_websocket_with_history_and_wrap_up_en
                 assert data["extension"] == ext
                 assert data["caller_number"] == caller
                 assert data["dnis"] == "12345"
+                if data["line"] is not None:  # the hotline catalogue names the line
+                    assert data["line"]["id"] == "12345" and data["line"]["name"]
                 assert data["history"]["total_calls"] == 2
                 assert len(data["history"]["last_calls"]) == 2
                 assert latency_ms < 1000, "the pop is far slower than its 200 ms target"
