@@ -177,7 +177,9 @@ class TranscriptionService:
             model_path=path, workers=self.settings.workers,
             max_streams=self.settings.max_streams, renew_seconds=self.settings.renew_seconds,
             max_backlog_seconds=self.settings.max_backlog_seconds,
-            admit_max_lag=self.settings.admit_max_lag))
+            admit_max_lag=self.settings.admit_max_lag,
+            # Asking for partials costs decoding time: no more often than we publish them.
+            partial_every=max(self.settings.partial_interval, 0.1)))
         try:
             await pool.start()
         except ModelLoadError as err:

@@ -182,7 +182,9 @@ async def test_both_sides_transcribed_through_asterisk(
         results = await asyncio.gather(*(asyncio.to_thread(c.wait, 60) for c in citizens))
         assert all(r.exit_code == 0 for r in results), results
         # Each stream ends with an "ended" status once its last words are flushed.
-        await _until(lambda: sum(s.status == "ended" for s in statuses) >= 8, 45,
+        # Quick on an idle machine (all done within a few seconds of the hang-ups); the
+        # long deadline only matters when other suites share these two cores.
+        await _until(lambda: sum(s.status == "ended" for s in statuses) >= 8, 120,
                      "8 streams to end")
     assert not [s for s in statuses if s.status == "unavailable"]
     print("worst lag", max((x.max_lag_seconds for x in lags), default=0.0))
@@ -237,7 +239,7 @@ async def test_tap_server_down_then_up(
     async with _collect(server, "final") as finals, _collect(server, "status") as statuses:
         up.start()
         assert (await asyncio.to_thread(up.wait, 40)).exit_code == 0
-        await _until(lambda: sum(s.status == "ended" for s in statuses) >= 2, 30,
+        await _until(lambda: sum(s.status == "ended" for s in statuses) >= 2, 60,
                      "both streams to end")
     text = _texts([f for f in finals if f.channel == "caller"])
     assert len(text) == 1, finals
@@ -266,7 +268,7 @@ async def test_more_streams_than_capacity(asr_server: Any) -> None:
         with contextlib.suppress(ConnectionError):  # refused: the server hangs up on it
             await play("127.0.0.1", port, ids[2], pcm[2][:16000])
         await asyncio.gather(*first_two)
-        await _until(lambda: sum(s.status == "ended" for s in statuses) == 2, 20, "2 ended")
+        await _until(lambda: sum(s.status == "ended" for s in statuses) == 2, 60, "2 ended")
     unavailable = [s for s in statuses if s.status == "unavailable"]
     assert len(unavailable) == 1, statuses
     assert unavailable[0].call_id.startswith("capacity-2-"), statuses
