@@ -206,6 +206,8 @@ class TranscriptionService:
                     await job(session)
             except (repo.TranscriptStoreError, OSError) as err:
                 log.error("transcript not stored", error=str(err))  # noqa: TRY400
+            except Exception:  # a bug here must not stop transcription or the server
+                log.exception("transcript store writer failed")
 
     def _health(self, status: Literal["up", "degraded", "down"], detail: str) -> None:
         self.bus.publish(SystemHealth(component="asr", status=status, detail=detail))
@@ -240,6 +242,9 @@ class TranscriptionService:
         except PoolError as err:
             raise StreamRejected(str(err)) from err
         if stream is None:
+            if self.pool.active < self.pool.capacity:
+                raise StreamRejected(
+                    f"recognition is {self.pool.worst_lag():.1f} s behind: no new streams")
             raise StreamRejected(f"all {self.pool.capacity} recognizers busy")
         return stream
 
