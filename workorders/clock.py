@@ -28,6 +28,7 @@ with the unit and its contact number; the IVR feature (issue 6) will place the c
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -114,37 +115,44 @@ class SlaClock:
         return moved
 
     async def _lights(self, now: datetime) -> tuple[int, int]:
+        """One batch: group the due orders by (old light, new light) and move each group
+        with one conditional UPDATE ... RETURNING, so only rows still at the light we
+        read are moved (and told) even if another clock got there first."""
         told: list[tuple[str, RecordedStep]] = []
         async with self._sessions() as session:
             due = await repo.due_for_light(
                 session=session, statuses=list(OPEN_STATUSES), now=now, limit=self._batch
             )
-            for order in due:
-                new = light(now, order.yellow_at, order.deadline)
-                if new == order.light or order.id is None:
-                    continue
+            groups: dict[tuple[Light, Light], list[repo.LightRow]] = defaultdict(list)
+            for row in due:
+                new = light(now, row.yellow_at, row.deadline)
+                if new != row.light:
+                    groups[(Light(row.light), new)].append(row)
+            for (old, new), rows in groups.items():
+                values: dict[str, object] = {"light": new, "light_changed_at": now}
+                if new is Light.red:
+                    values["supervision_due"] = True
                 result = await session.execute(
                     update(WorkOrder)
-                    .where(col(WorkOrder.id) == order.id, col(WorkOrder.light) == order.light)
-                    .values(
-                        light=new,
-                        light_changed_at=now,
-                        supervision_due=order.supervision_due or new is Light.red,
-                    )
+                    .where(col(WorkOrder.id).in_([r.id for r in rows]), col(WorkOrder.light) == old)
+                    .values(values)
+                    .returning(col(WorkOrder.id))
                     .execution_options(synchronize_session=False)
                 )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    continue  # another clock moved it first
-                step = RecordedStep(step=f"light_{new}", actor=ACTOR, note=str(order.deadline))
-                repo.add_event(
-                    session=session,
-                    order_id=order.id,
-                    at=now,
-                    actor=ACTOR,
-                    step=step.step,
-                    note=step.note,
-                )
-                told.append((order.number, step))
+                moved = set(result.scalars().all())
+                for r in rows:
+                    if r.id not in moved:
+                        continue  # another clock moved it first
+                    step = RecordedStep(step=f"light_{new}", actor=ACTOR, note=str(r.deadline))
+                    repo.add_event(
+                        session=session,
+                        order_id=r.id,
+                        at=now,
+                        actor=ACTOR,
+                        step=step.step,
+                        note=step.note,
+                    )
+                    told.append((r.number, step))
             await session.commit()
         for number, step in told:
             publish_steps(self._publisher, number, [step])
