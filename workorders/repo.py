@@ -8,11 +8,12 @@ operation and commits. Results meant for callers are the models' Public shapes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -93,9 +94,15 @@ async def list_responsibilities(*, session: AsyncSession) -> list[Responsibility
 
 
 async def next_number(*, session: AsyncSession, prefix: str, day: str) -> str:
-    """The next free `PREFIX-YYYYMMDD-NNNN` (a concurrent insert may still take it: the
-    unique index refuses the second, and the service retries)."""
+    """The next free `PREFIX-YYYYMMDD-NNNN`, reserved for this transaction on PostgreSQL
+    (an advisory lock per day); the unique index refuses any duplicate and the service
+    retries."""
     stem = f"{prefix}-{day}-"
+    if session.get_bind().dialect.name == "postgresql":
+        # Takes of one day queue here until the holder commits: no duplicate numbers, no
+        # retries. (SQLite serialises writers itself; the unique index backs both up.)
+        key = int.from_bytes(hashlib.sha256(stem.encode()).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     query = select(func.max(WorkOrder.number)).where(col(WorkOrder.number).startswith(stem))
     last = (await session.execute(query)).scalar_one_or_none()
     n = int(last.rsplit("-", 1)[1]) + 1 if last else 1

@@ -3,6 +3,7 @@ every refusal, history, returns, extensions, visibility, the SLA clock, rates.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -416,3 +417,9 @@ async def test_rates_over_a_period(env: Env) -> None:
     empty = await compute_rates(sessions, T0 + timedelta(days=5), T0 + timedelta(days=6))
     assert empty.orders == 0 and empty.acknowledgement_rate is None
     assert c.number
+
+
+async def test_concurrent_takes_get_distinct_numbers(env: Env) -> None:
+    orders = await asyncio.gather(*(take_direct(env) for _ in range(20)))
+    numbers = sorted(o.number for o in orders)
+    assert numbers == [f"12345-20261123-{n:04d}" for n in range(1, 21)]
