@@ -67,7 +67,7 @@ async def serve(
             core = Core(
                 settings=settings, sessionmaker=db.session_factory(engine), ami=ami, bus=bus
             )
-            features = [build(core) for build in builders]
+            features = [_build(make, core) for make in builders]
             app = create_app(
                 WebDeps(
                     http=settings.http,
@@ -96,6 +96,15 @@ async def serve(
                     task.cancel()
     finally:
         await engine.dispose()
+
+
+def _build(make: FeatureBuilder, core: Core) -> Feature:
+    """A feature refusing its configuration (a bad catalogue, flow, preset) stops the start."""
+    try:
+        return make(core)
+    except Exception as err:
+        where = getattr(make, "__module__", repr(make))
+        raise StartupError(f"{where}: {type(err).__name__}: {err}") from err
 
 
 async def _pump(ami: AmiClient, features: Sequence[Feature]) -> None:
