@@ -168,7 +168,13 @@ async def rig(
     async def pump() -> None:
         async for event in ami.events():
             await tracker.on_ami_event(event)
-            if isinstance(event, Newchannel) and event.channel.startswith("PJSIP/pstn-"):
+            # Ours: outbound on the trunk, with a ChannelId (a uuid; Asterisk's own ids are
+            # "1795326461.12"), so calls left over on the shared Asterisk do not count.
+            if (
+                isinstance(event, Newchannel)
+                and event.channel.startswith("PJSIP/pstn-")
+                and "-" in event.uniqueid
+            ):
                 ours.add(event.uniqueid)
                 live[0] += 1
                 live[1] = max(live)
