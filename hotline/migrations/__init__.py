@@ -36,7 +36,7 @@ def target_metadata() -> MetaData:
     import asr.models  # noqa: F401, PLC0415
     import ivr_flows.models  # noqa: F401, PLC0415
     import knowledge.models  # noqa: F401, PLC0415
-    import telephony.call_models  # noqa: F401, PLC0415
+    import telephony.call_models  # noqa: PLC0415
     import telephony.operator_models  # noqa: F401, PLC0415
     import workorders.models  # noqa: F401, PLC0415
 
