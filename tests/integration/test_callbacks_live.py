@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import AmiSettings, DatabaseSettings, IvrSettings
 from hotline import db
+from hotline.app import StartupError
 from hotline.bus import Bus
 from hotline.bus_events import OrderStep, SupervisionCallResult, SurveyResult
 from hotline.bus_topics import Domain
@@ -453,9 +454,11 @@ async def test_the_server_refuses_to_start_with_a_broken_flow_naming_the_line(
     text = (flows / "survey.toml").read_text(encoding="utf-8")
     (flows / "survey.toml").write_text(text.replace('next = "thanks"', 'next = "thank"', 1))
     line = text.splitlines().index('next = "thanks"') + 1
-    with pytest.raises(FlowError) as info:
+    with pytest.raises(StartupError) as info:
         await server_factory(builders=(callbacks,), ivr={"flows_dir": str(flows)})
-    assert info.value.line == line
+    cause = info.value.__cause__
+    assert isinstance(cause, FlowError)
+    assert cause.line == line
     assert f"survey.toml:{line}: steps.solved.choices.1.next: unknown step 'thank'" in str(
         info.value
     )
