@@ -32,9 +32,10 @@ from ivr_flows import repo
 from ivr_flows.feature import DEFAULT_FLOWS
 from ivr_flows.feature import build as callbacks
 from ivr_flows.flows import FlowError, load_flows
-from ivr_flows.interpreter import CallTracker, FlowInterpreter
+from ivr_flows.interpreter import CallNotPlaced, CallReport, CallTracker, FlowInterpreter
 from ivr_flows.models import CallbackJob, JobKind, JobState
 from ivr_flows.orders import OrderListener, ResultPublisher
+from ivr_flows.outcomes import AttemptFacts, classify
 from ivr_flows.prompts import copy_prompts, install_prompts
 from ivr_flows.scheduler import SchedulePolicy, Scheduler
 from lab.mosquitto import Mosquitto
@@ -462,3 +463,70 @@ async def test_the_server_refuses_to_start_with_a_broken_flow_naming_the_line(
     assert f"survey.toml:{line}: steps.solved.choices.1.next: unknown step 'thank'" in str(
         info.value
     )
+
+
+@dataclass
+class ScriptedPlacer:
+    """A CallPlacer that answers from a script instead of Asterisk (store paths only)."""
+
+    not_placed: int = 0  # the first N calls find AMI down
+    placed: list[str] = field(default_factory=list)
+
+    async def place(self, *, flow: Any, number: str, channel_id: str, variables: Any,
+                    job_ref: str = "") -> CallReport:  # fmt: skip
+        if self.not_placed:
+            self.not_placed -= 1
+            raise CallNotPlaced("not connected to AMI")
+        self.placed.append(number)
+        facts = AttemptFacts(answered=True, hangup_cause=16, result_complete=True)
+        return CallReport(channel_id, classify(facts), facts, {"satisfaction": "满意"})
+
+
+async def test_a_call_left_by_a_dead_scheduler_is_retried_and_an_unplaced_one_not_counted(
+    tmp_path: Path,
+) -> None:
+    engine = db.create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/cb.db"))
+    await db.migrate(engine)
+    sessions = db.session_factory(engine)
+    clock = FakeClock(MORNING)
+    settings = IvrSettings(retry_backoff_minutes=5, max_attempts=3)
+    policy = SchedulePolicy.from_settings(settings)
+    placer = ScriptedPlacer(not_placed=1)
+    scheduler = Scheduler(sessionmaker=sessions, placer=placer, policy=policy, clock=clock,
+                          flows=load_flows(DEFAULT_FLOWS))  # fmt: skip
+    try:
+        async with sessions() as session:
+            crashed, _ = await repo.add_job(session=session, job=CallbackJob(
+                kind="survey", flow="survey", order_id="A", number="1", dedupe_key="a",
+                due_at=MORNING))  # fmt: skip
+            unplaced, _ = await repo.add_job(session=session, job=CallbackJob(
+                kind="survey", flow="survey", order_id="B", number="2", dedupe_key="b",
+                due_at=MORNING + timedelta(minutes=1)))  # fmt: skip
+            assert crashed.id is not None and unplaced.id is not None
+            # A scheduler claimed A, then died mid-call.
+            assert await repo.claim(session=session, job_id=crashed.id, now=MORNING,
+                                    owner="dead", channel_id="c-dead")  # fmt: skip
+        clock.now = MORNING + timedelta(minutes=1)
+        assert await scheduler.recover() == 0  # within the lease: maybe still calling
+        async with asyncio.TaskGroup() as tg:
+            assert await scheduler.tick(tg) == 1  # B: AMI is down, not placed
+        clock.now = MORNING + policy.lease + timedelta(minutes=1)
+        assert await scheduler.recover() == 1
+        async with sessions() as session:
+            a = await repo.get_job(session=session, job_id=crashed.id)
+            b = await repo.get_job(session=session, job_id=unplaced.id)
+        assert a is not None and b is not None
+        assert (a.state, a.attempts, a.due_at) == (
+            JobState.pending, 1, clock.now + timedelta(minutes=5),
+        )  # fmt: skip
+        assert (b.state, b.attempts) == (JobState.pending, 0)  # not counted, due again soon
+        clock.now += timedelta(minutes=5)
+        async with asyncio.TaskGroup() as tg:
+            assert await scheduler.tick(tg) == 2
+        async with sessions() as session:
+            a = await repo.get_job(session=session, job_id=crashed.id)
+            tries = await repo.attempts_of(session=session, job_id=crashed.id)
+        assert a is not None and (a.state, a.attempts, len(tries)) == (JobState.done, 2, 2)
+        assert sorted(placer.placed) == ["1", "2"]
+    finally:
+        await engine.dispose()
