@@ -5,9 +5,10 @@ through the HTML forms (with CSRF); another unit's order is not found."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from agent_desktop.app import WebDeps, create_app
 from config.settings import HttpSettings
 from hotline.bus_events import BusEvent
 from hotline.db import session_factory
+from tests.fixtures.server import ServerHandle
 from workorders import portal, repo
 from workorders.catalogue import load_catalogue
 from workorders.lifecycle import Assignment
@@ -238,3 +240,35 @@ async def test_other_roles_may_not_use_the_portal(lab: Portal) -> None:
     lab.browsers.append(anonymous)
     async with anonymous.get("/portal/orders", allow_redirects=False) as r:
         assert r.status == 303 and r.headers["Location"].startswith("/login")
+
+
+async def test_the_whole_server_serves_the_portal_drafts_and_seeded_knowledge(
+    server_factory: Callable[..., Awaitable[ServerHandle]],
+) -> None:
+    """The features as `hotline.features.BUILDERS` wires them, in the real server."""
+    server = await server_factory()
+    async with server.core.sessionmaker() as s:
+        for name, role, unit in (("w1", Role.unit_handler, "water"), ("op1", Role.operator, None)):
+            await accounts.create_user(session=s, username=name, password=PASSWORD, role=role,
+                                       unit_id=unit)  # fmt: skip
+    async with ClientSession(base_url=server.http_url, cookie_jar=CookieJar(unsafe=True)) as h:
+        async with h.get("/login") as page:
+            token = _CSRF.search(await page.text())
+        assert token
+        form = {"username": "w1", "password": PASSWORD, "csrf_token": token.group(1),
+                "next": "/portal/orders"}  # fmt: skip
+        async with h.post("/login", data=form) as inbox:
+            assert inbox.status == 200
+            assert "市供水有限公司" in await inbox.text()  # the catalogue was loaded
+        # The knowledge base is seeded by a start-up task: poll until it is there.
+        async with asyncio.timeout(10):
+            while True:
+                async with h.get("/api/knowledge", params={"q": "社保卡补办"}) as r:
+                    assert r.status == 200
+                    hits = (await r.json())["hits"]
+                if hits:
+                    break
+                await asyncio.sleep(0.05)
+        assert "社会保障卡" in hits[0]["title"]
+        async with h.get("/api/calls/nope/draft") as r:
+            assert r.status == 403  # a unit handler does not write drafts
