@@ -32,6 +32,7 @@ from accounts.roles import Role
 from config.settings import Settings
 from hotline import db
 from hotline.app import Running, StartupError, serve
+from ivr_flows.prompts import install_prompts
 from lab.baresip import Softphone
 from lab.mosquitto import Mosquitto
 from lab.pbx import Operator, Pbx, PbxConfig, PbxEndpoints
@@ -130,6 +131,8 @@ async def _start_lab(
     except Exception as err:
         raise StartupError(f"Asterisk did not start: {err}") from err
     stack.push_async_callback(asyncio.to_thread, pbx.stop)
+    # Survey and supervision prompts, where the chrooted Asterisk can play them.
+    await asyncio.to_thread(install_prompts, pbx.dir / "ivr-prompts")
 
     ep = pbx.endpoints
     database = settings.database
@@ -147,6 +150,9 @@ async def _start_lab(
             ),
             "mqtt": settings.mqtt.model_copy(update={"host": broker.host, "port": broker.port}),
             "database": database,
+            "ivr": settings.ivr.model_copy(
+                update={"prompt_dir": f"{pbx.config.inst}/ivr-prompts"}
+            ),
             "http": settings.http.model_copy(
                 update={"port": port(settings.http.port, socket.SOCK_STREAM)}
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hotline import up
-from lab.pbx import Pbx
+from lab.pbx import DEFAULT_ROOT, Pbx
 from lab.ports import free_tcp_port
 
 pytestmark = pytest.mark.integration
@@ -114,6 +115,8 @@ def hotline_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # The lab Asterisk keeps its files per state dir; a test's state dir is gone after it.
+        shutil.rmtree(DEFAULT_ROOT / "inst" / up.instance_name(state), ignore_errors=True)
 
 
 def test_up_starts_everything_writes_endpoints_and_stops_on_ctrl_c(
