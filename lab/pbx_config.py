@@ -9,8 +9,9 @@ autoload=no, so a module that fails to load stops the boot instead of hiding.
 Accounts: operator N (default 1001..1004) registers as SIP user `opN` (password `pwN`
 from `PbxConfig.allocate`, or the settings' operator_password with `from_settings`); it
 is reachable at extension N and, with `static_members` (the lab default, for tests that
-run no server), a static member of the default queue `hotline-default`; with
-`static_members=False` the server adds members itself (AMI QueueAdd). One queue per
+run no server), a static member of the default queue `hotline-default` and of every
+skill queue (every operator has every skill); with `static_members=False` queues start
+empty and the server adds members itself (AMI QueueAdd). One queue per
 skill of the hotline catalogue (`catalogue`, config/hotlines.toml) is rendered too,
 each inheriting `queue-common`. Calls wait up to `hold_seconds` in `hotline-hold` for
 the server's decision (see extensions.conf.tmpl). Citizens call any number into context
@@ -145,7 +146,7 @@ class PbxConfig:
     default_queue: str = "hotline-default"
     queue_strategy: str = "ringall"
     pstn_contact: str | None = None  # e.g. "sip:127.0.0.1:5070" (a sipp UAS for callbacks)
-    static_members: bool = True  # operators are static members of the default queue
+    static_members: bool = True  # operators are static members of every queue
     hold_seconds: int = 3  # the longest a new call waits for the server's routing decision
     catalogue: Path = SHIPPED  # the hotline catalogue whose skill queues are rendered
 
@@ -234,6 +235,12 @@ def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, st
         return Template((template_dir / f"{name}.tmpl").read_text(encoding="utf-8"))
 
     op_tmpl = tmpl("operator.pjsip")
+    # Static members (the lab without a server): every operator has every skill.
+    members = "\n".join(
+        f"member => PJSIP/{o.username},0,{o.username},PJSIP/{o.username}"
+        for o in config.operators
+        if config.static_members
+    )
     values: dict[str, object] = {
         "name": config.name,
         "inst": config.inst,
@@ -255,13 +262,9 @@ def render(config: PbxConfig, template_dir: Path = TEMPLATE_DIR) -> dict[str, st
             op_tmpl.substitute(user=o.username, extension=o.extension, password=o.password)
             for o in config.operators
         ),
-        "members": "\n".join(
-            f"member => PJSIP/{o.username},0,{o.username},PJSIP/{o.username}"
-            for o in config.operators
-            if config.static_members
-        ),
-        "skill_queues": "\n".join(
-            f"[{q}](queue-common)"
+        "members": members,
+        "skill_queues": "\n\n".join(
+            f"[{q}](queue-common)\n{members}".rstrip()
             for q in load_catalogue(config.catalogue).queues()
             if q != config.default_queue
         ),
