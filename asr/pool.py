@@ -20,6 +20,10 @@ Between the event loop and the workers:
 Lag is measured per batch: the time from the arrival of the batch's oldest byte to the
 end of its decoding; the listener gets it after every batch.
 
+Starting a recognizer costs about a second of decoding (a dynamic-graph model expands
+its graph on the first audio); a spare-maker thread keeps `spares` recognizers warmed
+on faint noise, so a new stream or a renewal takes one at once.
+
 Admission control: `open()` returns None when `max_streams` streams are live, or
 when a live stream lags more than `admit_max_lag` seconds (the machine is slower or
 busier than `max_streams` assumed); the caller marks that stream "transcription
@@ -41,6 +45,8 @@ import asyncio
 import contextlib
 import os
 import queue
+import random
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -80,6 +86,7 @@ class PoolConfig:
     max_backlog_seconds: float = 30.0
     partial_every: float = 0.2  # seconds of audio between partial results
     admit_max_lag: float = 2.0  # refuse new streams while one lags more; 0: off
+    spares: int = 1  # warmed recognizers kept ready, so a new stream starts at once
 
     @property
     def worker_count(self) -> int:
@@ -247,6 +254,14 @@ class RecognizerPool:
         self._workers: list[_Worker] = []
         self._streams: set[PoolStream] = set()
         self._reserved = 0
+        self._spare_cond = threading.Condition()
+        self._spare_list: list[Any] = []
+        self._stopping = False
+        self._spare_thread: threading.Thread | None = None
+        rng = random.Random(0)
+        self._warmup_audio = struct.pack(
+            f"<{config.sample_rate}h", *(rng.randint(-30, 30) for _ in range(config.sample_rate))
+        )
 
     @property
     def running(self) -> bool:
@@ -274,6 +289,10 @@ class RecognizerPool:
         self._workers = [_Worker(i) for i in range(self.config.worker_count)]
         for w in self._workers:
             w.thread.start()
+        if self.config.spares:
+            self._spare_thread = threading.Thread(target=self._keep_spares, name="asr-spares",
+                                                  daemon=True)
+            self._spare_thread.start()
         log.info("model loaded", path=str(self.config.model_path),
                  seconds=round(time.monotonic() - started, 2),
                  workers=len(self._workers), max_streams=self.capacity)
@@ -284,6 +303,12 @@ class RecognizerPool:
 
     async def stop(self) -> None:
         """Stop the workers (streams still open are abandoned)."""
+        with self._spare_cond:
+            self._stopping = True
+            self._spare_cond.notify_all()
+        if self._spare_thread is not None:
+            await asyncio.to_thread(self._spare_thread.join, 10)
+            self._spare_thread = None
         for w in self._workers:
             w.jobs.put(None)
         for w in self._workers:
@@ -292,10 +317,37 @@ class RecognizerPool:
         self._model = None
 
     def new_recognizer(self) -> Any:
-        """A fresh recognizer (blocking, ~70 ms: call it from a thread)."""
+        """A warmed recognizer: a spare if one is ready, else a new one (blocking,
+        about a second: call it from a thread)."""
+        with self._spare_cond:
+            if self._spare_list:
+                rec = self._spare_list.pop()
+                self._spare_cond.notify()
+                return rec
+        return self._make_recognizer()
+
+    def _make_recognizer(self) -> Any:
         rec = vosk.KaldiRecognizer(self._model, self.config.sample_rate)
         rec.SetWords(True)
+        # A dynamic-graph model expands its graph and runs its first network chunk on
+        # the first half second of audio: about a second of decoding that would show as
+        # lag at the start of every stream. Pay it here, on faint noise, then reset.
+        rec.AcceptWaveform(self._warmup_audio)
+        rec.Reset()
         return rec
+
+    def _keep_spares(self) -> None:
+        """Spare-maker thread: keep `spares` warmed recognizers ready."""
+        while True:
+            with self._spare_cond:
+                while not self._stopping and len(self._spare_list) >= self.config.spares:
+                    self._spare_cond.wait()
+                if self._stopping:
+                    self._spare_list.clear()
+                    return
+            rec = self._make_recognizer()
+            with self._spare_cond:
+                self._spare_list.append(rec)
 
     async def open(self, listener: ResultListener) -> PoolStream | None:
         """A new stream, or None when the pool is at capacity."""
