@@ -124,6 +124,8 @@ async def _start_lab(
             rtp_end=rtp.stop - 1,
             ami_secret=secrets.token_urlsafe(12),
             audiosocket_port=settings.asr.audiosocket_port,
+            hold_seconds=settings.calls.hold_seconds,
+            catalogue=settings.calls.catalogue,
         )
     )
     try:
