@@ -80,7 +80,7 @@ class PoolClosed(PoolError):
 class PoolConfig:
     model_path: Path
     workers: int = 0  # 0: the number of cores
-    max_streams: int = 0  # 0: three per worker
+    max_streams: int = 0  # 0: two per worker (bench/asr_capacity.py: 4 streams on 2 cores)
     sample_rate: int = 8000
     renew_seconds: float = 300.0
     max_backlog_seconds: float = 30.0
@@ -94,7 +94,7 @@ class PoolConfig:
 
     @property
     def stream_limit(self) -> int:
-        return self.max_streams or 3 * self.worker_count
+        return self.max_streams or 2 * self.worker_count
 
 
 class ResultListener(Protocol):

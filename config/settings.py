@@ -118,7 +118,7 @@ class AsrSettings(_Section):
     model_path: Path | None = Path("/var/cache/hotline/models/vosk-model-small-cn-0.22")
     models_dir: Path = Path("/var/cache/hotline/models")
     workers: int = Field(0, ge=0, description="0 means the number of cores")
-    max_streams: int = Field(0, ge=0, description="live streams; 0 means 3 per worker")
+    max_streams: int = Field(0, ge=0, description="live streams; 0 means 2 per worker")
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = Field(9092, ge=0, le=65535)
     tap_wait: float = Field(5.0, gt=0, description="seconds a stream waits for its call")
