@@ -8,13 +8,13 @@ from __future__ import annotations
 from asr.service import build as transcription
 from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
-from ivr_flows.feature import build as callbacks
 from knowledge.feature import build as knowledge
 from telephony.call_service import build as calls
 from telephony.operator_service import build as operators
 from workorders.draft import build as order_drafts
 from workorders.feature import build as workorders
 from workorders.portal import build as unit_portal
+from workorders.survey_sink import survey_callbacks as callbacks
 
 BUILDERS: tuple[FeatureBuilder, ...] = (
     pbx_connection,  # the PBX connection state on the bus
@@ -25,5 +25,5 @@ BUILDERS: tuple[FeatureBuilder, ...] = (
     order_drafts,  # the draft order for a call, with suggestions (issue 5): workorders
     unit_portal,  # the handling units' portal (issue 5): workorders
     knowledge,  # knowledge base 知识库 (issue 5): knowledge
-    callbacks,  # survey and supervision callbacks (issue 6): ivr_flows
+    callbacks,  # survey and supervision callbacks (issue 6): ivr_flows, results to workorders
 )

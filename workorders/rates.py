@@ -6,7 +6,9 @@
 * returns (退单) per unit: dispatches returned in the period;
 * dispatch time: call end → dispatch for phone orders accepted in the period, median
   and 90th percentile (nearest rank), the 接交一体 measure;
-* satisfaction (满意率): surveyed orders accepted in the period that were satisfied.
+* satisfaction (满意率): surveyed orders accepted in the period that were satisfied;
+* ``survey``: the survey callbacks finished in the period (`workorders.survey_rates`):
+  response (响应率), satisfaction (满意率) and resolution (解决率) rates, per unit and line.
 
 A rate with nothing to count is None, never 0 (an empty week is not a bad week).
 Pure arithmetic (`summarise`) is separate from the queries (`compute_rates`).
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from workorders.models import Dispatch, WorkOrder
+from workorders.survey_rates import SurveyRates, survey_rates
 
 
 class UnitRates(BaseModel):
@@ -48,6 +51,7 @@ class Rates(BaseModel):
     dispatch_seconds_median: float | None
     dispatch_seconds_p90: float | None
     units: list[UnitRates]
+    survey: SurveyRates
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -95,6 +99,7 @@ async def compute_rates(
                 )
             )
         ).all()
+        surveys = await survey_rates(session=session, start=start, end=end)
     per_unit: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for unit_id, acknowledged_at, replied_at in made:
         counts = per_unit[unit_id]
@@ -131,4 +136,5 @@ async def compute_rates(
         dispatch_seconds_median=percentile(seconds, 0.5),
         dispatch_seconds_p90=percentile(seconds, 0.9),
         units=units,
+        survey=surveys,
     )
