@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.bus",
     "tests.fixtures.store",
     "tests.fixtures.server",
+    "tests.fixtures.browser",
 ]
