@@ -1,0 +1,84 @@
+"""The whole server (workorders + callbacks wired as in hotline.features) against the
+real Asterisk: an order reviewed by the centre is called back, the citizen (sipp)
+presses 3 (不满意), and the order is reopened (重办) to its unit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from accounts.roles import Role
+from ivr_flows.models import CallbackJob
+from ivr_flows.prompts import copy_prompts, install_prompts
+from lab.pbx import Pbx
+from lab.sipp import CallbackCitizen
+from tests.fixtures.server import ServerHandle
+from workorders.feature import build as workorders
+from workorders.feature import make_service
+from workorders.lifecycle import Assignment
+from workorders.models import DispatchRole, OrderKind, WorkOrderCreate
+from workorders.service import Actor
+from workorders.survey_sink import survey_callbacks
+
+pytestmark = pytest.mark.integration
+
+OPERATOR = Actor("op1", Role.operator)
+SUPERVISOR = Actor("boss", Role.supervisor)
+WATER = Actor("water1", Role.unit_handler, "water")
+
+
+async def test_digit_3_on_the_survey_call_reopens_the_order_to_its_unit(
+    pbx: Pbx, tmp_path: Path, server_factory: Callable[..., Awaitable[ServerHandle]],
+    callback_citizen_factory: Callable[..., CallbackCitizen],
+) -> None:  # fmt: skip
+    install_prompts(tmp_path / "prompts")
+    copy_prompts(tmp_path / "prompts", pbx.dir / "ivr-prompts")
+    citizen = callback_citizen_factory(answer="answer", dtmf="3", dtmf_delay=1.0, hangup_after=0.5)
+    server = await server_factory(
+        builders=(workorders, survey_callbacks),
+        ivr={
+            "prompt_dir": f"{pbx.config.inst}/ivr-prompts",
+            "trunk": "PJSIP/pstn/sip:{number}",
+            # Any hour of any day: the survey is due as soon as the order is reviewed.
+            "calling_hours_start": time(0, 0),
+            "calling_hours_end": time(23, 59, 59, 999999),
+            "survey_delay_hours": 0,
+            "ring_seconds": 2,
+            "max_attempts": 1,
+            "idle_seconds": 5,
+            "poll_seconds": 0.5,
+        },
+    )
+    svc = make_service(server.core)
+    order = await svc.take(
+        WorkOrderCreate(kind=OrderKind.complaint, title="路灯不亮", line="12345",
+                        caller_number=f"13800130001@127.0.0.1:{citizen.sip_port}"),
+        [Assignment("water", DispatchRole.lead)], actor=OPERATOR,
+    )  # fmt: skip
+    await svc.acknowledge(order.number, actor=WATER)
+    await svc.reply(order.number, "已修复", actor=WATER)
+
+    async def jobs() -> list[CallbackJob]:
+        async with server.core.sessionmaker() as session:
+            query = select(CallbackJob).where(col(CallbackJob.order_id) == order.number)
+            return list((await session.execute(query)).scalars().all())
+
+    await svc.review(order.number, actor=SUPERVISOR)  # -> OrderStep "review" on the bus
+    async with asyncio.timeout(40):  # stored from the bus, called, answered, applied
+        while True:
+            now = await svc.get(order.number, actor=WATER)  # the unit sees it again
+            if now.status == "dispatched":
+                break
+            await asyncio.sleep(0.1)
+    (job,) = await jobs()
+    assert (job.state, job.outcome, job.result) == ("done", "answered_result",
+                                                    {"satisfaction": "不满意"})  # fmt: skip
+    assert now.reopen_count == 1 and now.survey_satisfied is False  # the last survey
+    history = [(e.step, e.actor) for e in await svc.history(order.number, actor=WATER)]
+    assert history[-2:] == [("survey", "ivr-survey"), ("reopen", "ivr-survey")]
