@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession
 from sqlalchemy import select
 from sqlmodel import col
 
+from accounts import repo as accounts
 from accounts.roles import Role
 from ivr_flows.models import CallbackJob
 from ivr_flows.prompts import copy_prompts, install_prompts
@@ -82,3 +84,23 @@ async def test_digit_3_on_the_survey_call_reopens_the_order_to_its_unit(
     assert now.reopen_count == 1 and now.survey_satisfied is False  # the last survey
     history = [(e.step, e.actor) for e in await svc.history(order.number, actor=WATER)]
     assert history[-2:] == [("survey", "ivr-survey"), ("reopen", "ivr-survey")]
+    # and the survey counts in GET /api/rates, per unit and per line
+    async with server.core.sessionmaker() as session:
+        boss = await accounts.create_user(
+            session=session, username="boss", password="x" * 12, role=Role.supervisor
+        )
+        assert boss.id is not None
+        token = await accounts.create_api_token(session=session, user_id=boss.id, name="t")
+    now_utc = datetime.now(UTC)
+    period = {f: (now_utc + timedelta(hours=h)).isoformat() for f, h in (("start", -1), ("end", 1))}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        ClientSession(server.http_url, headers=headers) as http,
+        http.get("/api/rates", params=period) as response,
+    ):
+        assert response.status == 200, await response.text()
+        survey = (await response.json())["survey"]
+    assert (survey["attempted"], survey["answered"], survey["satisfied"]) == (1, 1, 0)
+    assert (survey["response_rate"], survey["satisfaction_rate"]) == (1.0, 0.0)
+    assert [(u["unit_id"], u["answered"]) for u in survey["units"]] == [("water", 1)]
+    assert [(x["line"], x["attempted"]) for x in survey["lines"]] == [("12345", 1)]
