@@ -10,6 +10,9 @@
     open_callback: "待回拨", frequent_caller: "重复来电", enterprise: "企业诉求",
     key_caller: "重点来电人", withheld: "隐藏号码",
   };
+  const OUTCOMES = {
+    in_progress: "进行中", answered: "已接通", abandoned: "放弃", hung_up_in_hold: "等待中挂断",
+  };
   const $ = (id) => document.getElementById(id);
   const csrf = () => (document.querySelector("input[name=csrf_token]") || {}).value || "";
   let currentCall = null;
@@ -20,7 +23,11 @@
     const el = $("seat-state");
     el.dataset.state = data.state;
     el.textContent = STATES[data.state] || data.state;
-    if (data.state === "paused" && data.reason) el.textContent += "（" + data.reason + "）";
+    if (data.state === "paused" && data.reason) {
+      // The reason arrives as its code ("meal"): show the select's Chinese label.
+      const opt = $("pause-reason").querySelector(`option[value="${CSS.escape(data.reason)}"]`);
+      el.textContent += "（" + (opt ? opt.textContent : data.reason) + "）";
+    }
     if (data.extension) $("seat-ext").value = data.extension;
     if (data.call_id) currentCall = data.call_id;
   }
@@ -31,7 +38,7 @@
     $("pop-number").textContent = pop.caller_number || "（无主叫号码）";
     $("pop-name").textContent = pop.caller_name || "";
     $("pop-dnis").textContent = pop.dnis || "";
-    $("pop-line").textContent = pop.line ? pop.line.name : "";
+    $("pop-line").textContent = pop.line && pop.line.name ? "（" + pop.line.name + "）" : "";
     const h = pop.history || {};
     $("pop-total").textContent = h.total_calls || 0;
     $("pop-answered").textContent = h.answered_calls || 0;
@@ -42,7 +49,8 @@
     for (const call of h.last_calls || []) {
       const li = document.createElement("li");
       const when = call.entered_at ? new Date(call.entered_at).toLocaleString("zh-CN") : "";
-      li.textContent = [when, call.line || call.dnis || "", call.outcome || ""].join(" · ");
+      const outcome = OUTCOMES[call.outcome] || call.outcome || "";
+      li.textContent = [when, call.line || call.dnis || "", outcome].join(" · ");
       list.appendChild(li);
     }
     $("transcript").replaceChildren();
