@@ -24,8 +24,8 @@ from accounts.roles import Role
 from agent_desktop.errors import ApiError, BadRequest, Forbidden, NotFound, read_json
 from agent_desktop.keys import PRINCIPAL
 from agent_desktop.routes import ALL_ROLES, Route, RouteTable, only
+from workorders import catalogue, repo, service
 from workorders import lifecycle as lc
-from workorders import repo, service
 from workorders.models import (
     Light,
     WorkOrderPublic,
@@ -396,4 +396,4 @@ def routes(svc: OrderService) -> RouteTable:
                 response=WorkOrderPublic,
             )
         )
-    return RouteTable(tuple(table))
+    return RouteTable((*table, *catalogue.routes(svc.sessions, svc.policy).routes))

@@ -8,6 +8,7 @@ from workorders import lifecycle as lc
 from workorders.models import (
     DispatchRole,
     OrderEventPublic,
+    ResponsibilityPublic,
     UnitPublic,
     WorkOrderCreate,
     WorkOrderPublic,
@@ -96,3 +97,27 @@ class SlaInfo(BaseModel):
     preset: str
     default_class: str
     classes: list[LimitClass]
+
+
+class ResponsibilityIn(BaseModel):
+    """A catalogue entry (职责清单): which unit owns a common problem."""
+
+    category: str = Field(min_length=1, max_length=128, description="e.g. 供水/停水漏水")
+    unit_id: str = Field(min_length=1, max_length=64)
+    keywords: str = Field("", max_length=512, description="space-separated cue words")
+    time_limit_class: str | None = Field(None, max_length=32)
+    note: str = Field("", max_length=512)
+
+
+class ResponsibilityPatch(BaseModel):
+    """Change some fields of an entry (absent fields stay as they are)."""
+
+    category: str | None = Field(None, min_length=1, max_length=128)
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
+    keywords: str | None = Field(None, max_length=512)
+    time_limit_class: str | None = Field(None, max_length=32)
+    note: str | None = Field(None, max_length=512)
+
+
+class ResponsibilityList(BaseModel):
+    entries: list[ResponsibilityPublic]
