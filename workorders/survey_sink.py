@@ -43,7 +43,6 @@ log = structlog.get_logger(__name__)
 
 SURVEY_ACTOR: Final = Actor("ivr-survey", Role.supervisor)
 UNANSWERED_STEP: Final = "survey_unanswered"
-SATISFIED_LEVELS: Final = ("满意", "基本满意")
 
 
 def describe(result: SurveyResult) -> str:
