@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project needs on the host. Asterisk 22 is not among them:
 # it lives in a Debian sid chroot (scripts/build-asterisk-root.sh).
-APT_PACKAGES := debootstrap mosquitto sip-tester baresip-core sox postgresql espeak-ng
+APT_PACKAGES := debootstrap mosquitto sip-tester baresip-core sox postgresql espeak-ng \
+  chromium fonts-noto-cjk
 export HOTLINE_CACHE_DIR := $(CACHE)
 
 .PHONY: setup system venv asterisk model run test lint pytest bench clean

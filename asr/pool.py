@@ -62,6 +62,7 @@ from asr.segments import RecognizedFinal, RecognizedPartial, parse_final, parse_
 log = structlog.get_logger("asr.pool")
 
 _PIECE_SECONDS = 0.1
+SPARE_NICE = 10  # niceness of the spare-maker thread (Linux: per thread)
 
 
 class PoolError(Exception):
@@ -338,6 +339,10 @@ class RecognizerPool:
 
     def _keep_spares(self) -> None:
         """Spare-maker thread: keep `spares` warmed recognizers ready."""
+        # Warming is background work: live streams' decoding must win the CPU when a
+        # stream takes the spare and the next one is warmed at the same moment.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SPARE_NICE)
         while True:
             with self._spare_cond:
                 while not self._stopping and len(self._spare_list) >= self.config.spares:

@@ -51,6 +51,8 @@ Exceptions (the API maps them to 404, 403, 400, 409)::
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,7 +83,13 @@ log = structlog.get_logger(__name__)
 TAKERS = frozenset({Role.operator, Role.supervisor, Role.admin})
 CENTRE = frozenset({Role.supervisor, Role.admin})
 DISPATCHERS = TAKERS
-_NUMBER_RETRIES = 8
+_NUMBER_RETRIES = 20
+
+
+async def _back_off(attempt: int) -> None:
+    """SQLite: concurrent takes read the same last number and all but one lose the insert;
+    a short random pause spreads the retries so each round lets several through."""
+    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
 
 
 class WorkOrderError(Exception):
@@ -177,6 +185,7 @@ class OrderService:
                 except IntegrityError:
                     await session.rollback()
                     log.debug("workorders.number_taken", number=number, attempt=attempt)
+                    await _back_off(attempt)
                     continue
                 writer = StepWriter(session, order, [], None, self.policy, now)
                 writer.record("accept", actor.username, note=f"{draft.kind.label} {draft.title}")
@@ -186,6 +195,7 @@ class OrderService:
                     await session.commit()
                 except IntegrityError:
                     await session.rollback()
+                    await _back_off(attempt)
                     continue
                 result = await repo.public(session=session, order=order)
             publish_steps(self._publisher, number, writer.events)
