@@ -63,6 +63,7 @@ log = structlog.get_logger("asr.pool")
 
 _PIECE_SECONDS = 0.1
 SPARE_NICE = 10  # niceness of the spare-maker thread (Linux: per thread)
+_FIRST_SPARE_TIMEOUT = 30.0  # seconds start() waits for the first warmed recognizer
 
 
 class PoolError(Exception):
@@ -294,9 +295,15 @@ class RecognizerPool:
             self._spare_thread = threading.Thread(target=self._keep_spares, name="asr-spares",
                                                   daemon=True)
             self._spare_thread.start()
+            # Ready means ready for a stream: the first one must not pay the warm-up as lag.
+            await asyncio.to_thread(self._wait_for_spare, _FIRST_SPARE_TIMEOUT)
         log.info("model loaded", path=str(self.config.model_path),
                  seconds=round(time.monotonic() - started, 2),
                  workers=len(self._workers), max_streams=self.capacity)
+
+    def _wait_for_spare(self, timeout: float) -> None:
+        with self._spare_cond:
+            self._spare_cond.wait_for(lambda: self._spare_list or self._stopping, timeout)
 
     def _load(self) -> Any:
         vosk.SetLogLevel(-2)
@@ -353,6 +360,7 @@ class RecognizerPool:
             rec = self._make_recognizer()
             with self._spare_cond:
                 self._spare_list.append(rec)
+                self._spare_cond.notify_all()  # start() may be waiting for the first
 
     async def open(self, listener: ResultListener) -> PoolStream | None:
         """A new stream, or None when the pool is at capacity."""
