@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -66,6 +67,7 @@ from telephony.ami_events import (
     VarSet,
 )
 from telephony.call_store import CallStore
+from telephony.call_transfers import record_transfers
 from telephony.calls import (
     Answered,
     Call,
@@ -418,5 +420,10 @@ def build(core: Core) -> Feature:
         name="calls",
         routes=call_api.routes(clock=core.clock, target_seconds=settings.answered_within_seconds),
         ami_handlers=(service,),
-        tasks=(service.route_loop, service.store_loop, service.lease_loop),
+        tasks=(
+            service.route_loop,
+            service.store_loop,
+            service.lease_loop,
+            partial(record_transfers, core.bus, core.sessionmaker),
+        ),
     )
