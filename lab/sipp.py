@@ -124,6 +124,13 @@ def media_actions(audio: Path | None, dtmf: str, dtmf_delay: float, *, loop: int
     return "\n".join(lines)
 
 
+def _bye_wait(hangup_after: float | None) -> str:
+    """The attributes that make the scenario hang up itself after `hangup_after` s."""
+    if hangup_after is None:
+        return ""
+    return f'timeout="{int(hangup_after * 1000)}" ontimeout="hangup"'
+
+
 class _SippRun:
     """One sipp process with a rendered scenario, a log and a deadline."""
 
@@ -132,6 +139,15 @@ class _SippRun:
         self.name = name
         self.log_path = work_dir / f"{name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def common_args(self, sip_port: int, media_port: int, max_seconds: float) -> list[str]:
+        """Loopback sockets, one call, a deadline, and the error and message traces."""
+        return [
+            "-i", HOST, "-p", str(sip_port), "-mi", HOST, "-mp", str(media_port),
+            "-m", "1", "-nostdin", "-timeout", f"{int(max_seconds)}s", "-timeout_error",
+            "-trace_err", "-error_file", str(self.work_dir / "errors.log"),
+            "-trace_msg", "-message_file", str(self.work_dir / "messages.log"),
+        ]  # fmt: skip
 
     def run(self, argv: list[str]) -> None:
         if self._proc is not None:
@@ -195,11 +211,7 @@ class Citizen:
         audio = None
         if self.wav is not None:
             audio = to_ulaw_wav(self.wav, self._run.work_dir / "citizen-ulaw.wav")
-        bye_wait = (
-            f'timeout="{int(self.hangup_after * 1000)}" ontimeout="hangup"'
-            if self.hangup_after is not None
-            else ""
-        )
+        bye_wait = _bye_wait(self.hangup_after)
         template = Template((SCENARIO_DIR / "citizen.xml").read_text(encoding="utf-8"))
         return template.substitute(
             media=media_actions(audio, self.dtmf, self.dtmf_delay), bye_wait=bye_wait
@@ -222,28 +234,9 @@ class Citizen:
                 "-key",
                 "display",
                 self.display_name,
-                "-i",
-                HOST,
-                "-p",
-                str(self.sip_port),
-                "-mi",
-                HOST,
-                "-mp",
-                str(self.media_port),
-                "-m",
-                "1",
                 "-l",
                 "1",
-                "-nostdin",
-                "-timeout",
-                f"{int(self.max_seconds)}s",
-                "-timeout_error",
-                "-trace_err",
-                "-error_file",
-                str(self._run.work_dir / "errors.log"),
-                "-trace_msg",
-                "-message_file",
-                str(self._run.work_dir / "messages.log"),
+                *self._run.common_args(self.sip_port, self.media_port, self.max_seconds),
             ]
         )
         log.info("citizen.calling", caller=self.caller, number=self.number, port=self.sip_port)
@@ -308,11 +301,7 @@ class CallbackCitizen:
         audio = None
         if self.wav is not None:
             audio = to_ulaw_wav(self.wav, self._run.work_dir / "callback-ulaw.wav")
-        bye_wait = (
-            f'timeout="{int(self.hangup_after * 1000)}" ontimeout="hangup"'
-            if self.hangup_after is not None
-            else ""
-        )
+        bye_wait = _bye_wait(self.hangup_after)
         template = Template((SCENARIO_DIR / f"callback-{self.answer}.xml").read_text("utf-8"))
         return template.substitute(
             media=media_actions(audio, self.dtmf, self.dtmf_delay), bye_wait=bye_wait
@@ -326,26 +315,7 @@ class CallbackCitizen:
                 "sipp",
                 "-sf",
                 str(scenario),
-                "-i",
-                HOST,
-                "-p",
-                str(self.sip_port),
-                "-mi",
-                HOST,
-                "-mp",
-                str(self.media_port),
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                f"{int(self.max_seconds)}s",
-                "-timeout_error",
-                "-trace_err",
-                "-error_file",
-                str(self._run.work_dir / "errors.log"),
-                "-trace_msg",
-                "-message_file",
-                str(self._run.work_dir / "messages.log"),
+                *self._run.common_args(self.sip_port, self.media_port, self.max_seconds),
             ]
         )
         # sipp opens its SIP socket within milliseconds; wait so a call is not lost.
