@@ -23,7 +23,7 @@ from workorders import api, repo
 from workorders.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from workorders.clock import BusSupervision, SlaClock, SupervisionRequester
 from workorders.service import OrderService
-from workorders.sla import DEFAULT_PRESETS, SlaError, SlaPolicy, load_presets
+from workorders.sla import CHINA, DEFAULT_PRESETS, SlaError, SlaPolicy, load_presets
 
 log = structlog.get_logger(__name__)
 
@@ -32,12 +32,17 @@ def city_policy(core: Core) -> SlaPolicy:
     settings = core.settings.workorders
     presets = load_presets(settings.sla_presets_path or DEFAULT_PRESETS)
     try:
-        return presets[settings.sla_preset]
+        policy = presets[settings.sla_preset]
     except KeyError as err:
         raise SlaError(
             f"workorders.sla_preset {settings.sla_preset!r} is not a preset "
             f"(the presets file has: {', '.join(presets)})"
         ) from err
+    missing = policy.calendar.missing_years(core.clock().astimezone(CHINA).date())
+    if missing:
+        log.warning("sla.calendar_missing_years", years=missing,
+                    hint="add the State Council holiday notice for these years to the presets")
+    return policy
 
 
 def make_service(core: Core, policy: SlaPolicy | None = None) -> OrderService:

@@ -99,6 +99,16 @@ class WorkCalendar:
                 counted += 1
         return datetime.combine(day, at).astimezone(start.tzinfo)
 
+    def missing_years(self, today: date, horizon_days: int = 60) -> list[int]:
+        """Years between today and the horizon with no holiday data at all.
+
+        Deadlines counted into such a year skip weekends only, so the notice for that
+        year (usually published in November) must be added to the presets file.
+        """
+        known = {d.year for d in self.holidays | self.workdays}
+        last = today + timedelta(days=horizon_days)
+        return [year for year in range(today.year, last.year + 1) if year not in known]
+
 
 @dataclass(frozen=True, slots=True)
 class YellowRule:

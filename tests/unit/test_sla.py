@@ -129,3 +129,20 @@ def test_unknown_class_and_bad_presets() -> None:
         parse_presets(
             {"preset": {"x": {"classes": [{"key": "a", "amount": 1, "unit": "fortnights"}]}}}
         )
+
+
+def test_the_calendar_names_years_it_has_no_holidays_for() -> None:
+    calendar = WorkCalendar(holidays=frozenset({date(2026, 10, 1)}))
+    assert calendar.missing_years(date(2026, 6, 1)) == []
+    assert calendar.missing_years(date(2026, 11, 22)) == [2027]
+    assert WorkCalendar().missing_years(date(2026, 12, 31), horizon_days=0) == [2026]
+
+
+def test_the_shipped_calendar_matches_the_2026_notice() -> None:
+    calendar = load_presets()["bozhou"].calendar
+    assert calendar.missing_years(date(2026, 3, 1)) == []
+    # 春节 2月15日至23日放假调休, 2月14日、28日上班; 国庆 10月1日至7日, 9月20日、10月10日上班.
+    assert not calendar.is_working_day(date(2026, 2, 23))
+    assert calendar.is_working_day(date(2026, 2, 28))
+    assert calendar.is_working_day(date(2026, 10, 10))
+    assert not calendar.is_working_day(date(2026, 10, 7))
