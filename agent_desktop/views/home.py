@@ -1,6 +1,14 @@
-"""Home pages: one placeholder per role, and `/` sending each user to theirs."""
+"""Home pages per role, and `/` sending each user to theirs.
+
+The unit handler's home is the unit portal's inbox (`/portal/orders`, workorders.portal);
+`/portal` sends there. `/wallboard` is declared here (core routes) but drawn by the
+wallboard feature (agent_desktop.wallboard), which installs its page handler under
+`WALLBOARD_PAGE` when the server runs it; without that feature it is a placeholder.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -11,9 +19,11 @@ from agent_desktop.render import page
 HOME_BY_ROLE: dict[Role, str] = {
     Role.operator: "/desk",
     Role.supervisor: "/wallboard",
-    Role.unit_handler: "/portal",
+    Role.unit_handler: "/portal/orders",
     Role.admin: "/admin",
 }
+PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+WALLBOARD_PAGE: web.AppKey[PageHandler] = web.AppKey("wallboard_page")
 ROLE_LABEL: dict[Role, str] = {
     Role.operator: "话务员",
     Role.supervisor: "班长",
@@ -64,11 +74,14 @@ async def desk(request: web.Request) -> web.StreamResponse:
 
 
 async def wallboard(request: web.Request) -> web.StreamResponse:
+    draw = request.app.get(WALLBOARD_PAGE)
+    if draw is not None:
+        return await draw(request)
     return _home(request, "班长监控", "队列、坐席状态与接通率将在这里显示。")
 
 
 async def portal(request: web.Request) -> web.StreamResponse:
-    return _home(request, "承办单位", "待签收、办理中与即将超时的工单将在这里显示。")
+    raise web.HTTPSeeOther(HOME_BY_ROLE[Role.unit_handler])
 
 
 async def admin(request: web.Request) -> web.StreamResponse:

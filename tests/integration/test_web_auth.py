@@ -156,9 +156,14 @@ async def test_login_returns_to_the_page_asked_for_but_never_offsite(lab: Lab) -
 async def test_each_role_lands_on_its_own_home(lab: Lab) -> None:
     homes = {
         Role.supervisor: ("/wallboard", "班长监控"),
-        Role.unit_handler: ("/portal", "承办单位"),
         Role.admin: ("/admin", "管理"),
     }
+    unit = await lab.user(Role.unit_handler)
+    http = lab.http()
+    response = await login(http, unit.username)
+    assert response.headers["Location"] == "/portal/orders"  # the unit portal's inbox
+    async with http.get("/portal", allow_redirects=False) as old:
+        assert (old.status, old.headers["Location"]) == (303, "/portal/orders")
     for role, (path, heading) in homes.items():
         user = await lab.user(role)
         http = lab.http()
