@@ -7,9 +7,9 @@ their truth), entries are only ADDED when their (category, unit) pair is missing
 entry edited in the app keeps its keywords, time-limit class and note across restarts.
 
 Editing in the app (`routes`, supervisors and admins; everyone may read): list, add,
-change and delete entries in the store. Caveat of the sync above: an entry from the file
-whose unit was changed or which was deleted in the app is added again at the next
-start (its (category, unit) pair is missing again); see the report of issue 5.
+change and delete entries in the store. The sync remembers which (category, unit) pairs
+the file has contributed (`catalogue_seeds`), so an entry changed or deleted in the app is
+not added again at the next start; a pair new to the file is.
 
 Store errors for the views: `EntryNotFound` (404), `EntryRefused` (400: unknown or
 inactive unit, unknown time-limit class) and `EntryExists` (409: same category and unit).

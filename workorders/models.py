@@ -4,6 +4,8 @@ Tables::
 
     units                  承办单位: who handles orders, and the number a supervision call dials
     responsibility_entries 职责清单: category → unit (loaded from config/units.toml, editable)
+    catalogue_seeds        the (category, unit) pairs the file has ever contributed, so an
+                           entry changed or deleted in the app is not added again
     work_orders            one citizen request (工单), its deadline and its SLA light
     dispatches             order × unit: role (lead 主办 / assisting 协办 / parallel 并行 part)
                            and that unit's own progress (签收, 回复, 退单)
@@ -129,6 +131,16 @@ class ResponsibilityEntry(ResponsibilityBase, table=True):
     __tablename__ = "responsibility_entries"
 
     id: int | None = Field(default=None, primary_key=True)
+
+
+class CatalogueSeed(SQLModel, table=True):
+    """A (category, unit) pair config/units.toml has contributed once; never re-added."""
+
+    __tablename__ = "catalogue_seeds"
+
+    category: str = Field(primary_key=True, max_length=128)
+    unit_id: str = Field(primary_key=True, max_length=64)
+    seeded_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
 class ResponsibilityPublic(ResponsibilityBase):

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from workorders.catalogue import Catalogue
 from workorders.models import (
+    CatalogueSeed,
     Dispatch,
     DispatchPublic,
     ExtensionPublic,
@@ -39,9 +40,12 @@ from workorders.models import (
 
 
 async def sync_catalogue(*, session: AsyncSession, catalogue: Catalogue) -> tuple[int, int]:
-    """Upsert the units (by id) and add missing entries (by category and unit); commit.
+    """Upsert the units (by id) and add the file's new entries; commit.
 
-    Returns (units written, entries added). Entries edited in the app are kept.
+    An entry is added only the first time the file names its (category, unit) pair
+    (`CatalogueSeed` remembers the pairs), so entries edited, moved to another unit or
+    deleted in the app stay that way across restarts. Returns (units written, entries
+    added).
     """
     for unit in catalogue.units:
         row = await session.get(Unit, unit.id)
@@ -55,11 +59,19 @@ async def sync_catalogue(*, session: AsyncSession, catalogue: Catalogue) -> tupl
         (e.category, e.unit_id)
         for e in (await session.execute(select(ResponsibilityEntry))).scalars()
     }
+    seeded = {
+        (s.category, s.unit_id) for s in (await session.execute(select(CatalogueSeed))).scalars()
+    }
     added = 0
     for entry in catalogue.responsibilities:
-        if (entry.category, entry.unit_id) not in existing:
+        pair = (entry.category, entry.unit_id)
+        if pair in seeded:
+            continue
+        session.add(CatalogueSeed(category=entry.category, unit_id=entry.unit_id))
+        seeded.add(pair)
+        if pair not in existing:
             session.add(ResponsibilityEntry.model_validate(entry.model_dump()))
-            existing.add((entry.category, entry.unit_id))
+            existing.add(pair)
             added += 1
     await session.commit()
     return len(catalogue.units), added

@@ -4,6 +4,7 @@ the sync from config/units.toml that runs at every start."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -114,3 +115,25 @@ async def test_edit_the_catalogue_and_keep_the_edits_across_a_sync(
 
     assert (await call(boss, "DELETE", f"/api/catalogue/{added['id']}"))[0] == 204
     assert (await call(boss, "DELETE", f"/api/catalogue/{added['id']}"))[0] == 404
+
+
+async def test_an_entry_deleted_in_the_app_is_not_added_again_by_the_file(
+    engine: AsyncEngine, site: tuple[TestServer, list[ClientSession]]
+) -> None:
+    boss = await _client(engine, site, Role.supervisor)
+    _status, listed = await call(boss, "GET", "/api/catalogue")
+    gone = listed["entries"][0]
+    assert (await call(boss, "DELETE", f"/api/catalogue/{gone['id']}"))[0] == 204
+
+    catalogue = load_catalogue()
+    async with session_factory(engine)() as s:
+        assert (await repo.sync_catalogue(session=s, catalogue=catalogue))[1] == 0
+    _status, after = await call(boss, "GET", "/api/catalogue")
+    pairs = {(e["category"], e["unit_id"]) for e in after["entries"]}
+    assert (gone["category"], gone["unit_id"]) not in pairs
+
+    # A pair the file names for the first time is still added.
+    fresh = catalogue.responsibilities[0].model_copy(update={"category": "新增/文件条目"})
+    grown = dataclasses.replace(catalogue, responsibilities=(*catalogue.responsibilities, fresh))
+    async with session_factory(engine)() as s:
+        assert (await repo.sync_catalogue(session=s, catalogue=grown))[1] == 1
