@@ -5,11 +5,13 @@ Theory of operation
 A `Citizen` runs one sipp process for one call. Its scenario is rendered from
 lab/sipp/citizen.xml (string.Template) with the media part generated here: after the
 ACK it streams audio with sipp's `rtp_stream` (G.711 μ-law WAV, 8 kHz mono; any WAV is
-converted with sox first) and sends RFC 2833 digits by replaying the pcaps Debian ships
-(/usr/share/sip-tester/dtmf_2833_<d>.pcap; sipp's own play_dtmf uses payload type 96,
-which Asterisk ignores). The call ends when Asterisk sends BYE, or the citizen hangs up
-after `hangup_after` seconds. The caller id and display name (UTF-8, e.g. 张伟) are
-passed as sipp keywords, so the scenario file stays ASCII.
+converted with sox first) and sends RFC 2833 digits by replaying pcaps that
+lab.dtmf_pcap writes, one per key and position (Debian's dtmf_2833_<d>.pcap all share
+their RTP timestamps, so Asterisk took only the first key of a call; sipp's own
+play_dtmf uses payload type 96, which Asterisk ignores). The call ends when Asterisk
+sends BYE, or the citizen hangs up after `hangup_after` seconds. The caller id and
+display name (UTF-8, e.g. 张伟) are passed as sipp keywords, so the scenario file stays
+ASCII.
 
 A `CallbackCitizen` is the other direction (UAS): it answers a call from Asterisk (a
 survey or supervision callback), optionally sends digits, or answers busy (486) or never.
@@ -32,15 +34,14 @@ from typing import Literal
 import structlog
 
 from lab import procs
+from lab.dtmf_pcap import dtmf_pcap_file
 from lab.pbx import PbxEndpoints
 from lab.ports import free_udp_port, free_udp_range
 
 log = structlog.get_logger()
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "sipp"
-DTMF_DIR = Path("/usr/share/sip-tester")
 HOST = "127.0.0.1"
-_DTMF_NAMES = {"*": "star", "#": "pound"}
 
 
 class SippError(RuntimeError):
@@ -89,12 +90,11 @@ def to_ulaw_wav(source: Path, target: Path) -> Path:
     return target
 
 
-def dtmf_pcap(digit: str) -> Path:
-    """Debian's pcap of one RFC 2833 digit (0-9, *, #)."""
-    path = DTMF_DIR / f"dtmf_2833_{_DTMF_NAMES.get(digit, digit)}.pcap"
-    if not path.exists():
-        raise SippError(f"no DTMF pcap for {digit!r} ({path}); is sip-tester installed?")
-    return path
+def _pcap(digit: str, index: int) -> Path:
+    try:
+        return dtmf_pcap_file(digit, index)
+    except (ValueError, OSError) as err:
+        raise SippError(f"no DTMF pcap for {digit!r}: {err}") from err
 
 
 def _wait(milliseconds: int, n: int) -> str:
@@ -105,10 +105,12 @@ def _wait(milliseconds: int, n: int) -> str:
     )
 
 
-def media_actions(audio: Path | None, dtmf: str, dtmf_delay: float, *, loop: int = 1) -> str:
-    """The scenario lines that stream audio and then send digits (pure).
-
-    Digits are 250 ms apart; every wait ends early on BYE (jumping to label "bye").
+def media_actions(
+    audio: Path | None, dtmf: str, dtmf_delay: float, *, loop: int = 1, gap: float = 0.25
+) -> str:
+    """The scenario lines that stream audio and then send digits (pure but for the cached
+    pcaps). Digits are `gap` seconds apart (a second answer must come after the next
+    question started); every wait ends early on BYE (jumping to label "bye").
     """
     lines = []
     if audio is not None:
@@ -117,10 +119,10 @@ def media_actions(audio: Path | None, dtmf: str, dtmf_delay: float, *, loop: int
         lines.append(_wait(int(dtmf_delay * 1000), 0))
         for n, digit in enumerate(dtmf, start=1):
             lines.append(
-                f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(digit)}"/></action></nop>'
+                f'  <nop><action><exec play_pcap_audio="{_pcap(digit, n - 1)}"/></action></nop>'
             )
             if n < len(dtmf):
-                lines.append(_wait(250, n))
+                lines.append(_wait(int(gap * 1000), n))
     return "\n".join(lines)
 
 
@@ -266,8 +268,8 @@ class CallbackCitizen:
     """A citizen's phone that Asterisk calls back (sipp UAS) at 127.0.0.1:`sip_port`.
 
     Point the pbx's `pstn_contact` (or a Dial string) at `contact`. `answer` decides the
-    outcome: "answer" (200, then `dtmf` after `dtmf_delay`, and hang up after
-    `hangup_after` or wait for BYE), "busy" (486) or "no-answer" (ring until CANCEL).
+    outcome: "answer" (200, then `dtmf` after `dtmf_delay` and `dtmf_gap` apart, and hang
+    up after `hangup_after` or wait for BYE), "busy" (486) or "no-answer" (ring until CANCEL).
     """
 
     def __init__(
@@ -277,6 +279,7 @@ class CallbackCitizen:
         answer: Answer = "answer",
         dtmf: str = "",
         dtmf_delay: float = 1.0,
+        dtmf_gap: float = 0.25,
         wav: Path | None = None,
         hangup_after: float | None = None,
         max_seconds: float = 120,
@@ -286,6 +289,7 @@ class CallbackCitizen:
         self.answer = answer
         self.dtmf = dtmf
         self.dtmf_delay = dtmf_delay
+        self.dtmf_gap = dtmf_gap
         self.wav = wav
         self.hangup_after = hangup_after
         self.max_seconds = max_seconds
@@ -304,7 +308,8 @@ class CallbackCitizen:
         bye_wait = _bye_wait(self.hangup_after)
         template = Template((SCENARIO_DIR / f"callback-{self.answer}.xml").read_text("utf-8"))
         return template.substitute(
-            media=media_actions(audio, self.dtmf, self.dtmf_delay), bye_wait=bye_wait
+            media=media_actions(audio, self.dtmf, self.dtmf_delay, gap=self.dtmf_gap),
+            bye_wait=bye_wait,
         )
 
     def start(self) -> None:

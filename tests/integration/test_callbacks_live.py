@@ -238,15 +238,17 @@ def number_of(citizen: CallbackCitizen, n: int = 0) -> str:
 CitizenFactory = Callable[..., CallbackCitizen]
 
 
-async def test_survey_digits_1_2_3_wait_for_calling_hours_then_archive_or_reopen(
+async def test_survey_two_keys_per_call_wait_for_calling_hours_then_archive_or_reopen(
     pbx: Pbx, mosquitto: Mosquitto, tmp_path: Path, prompt_cache: Path,
     callback_citizen_factory: CitizenFactory,
 ) -> None:  # fmt: skip
+    # Two questions answered by keypad in one call: satisfaction, then solved (1 yes, 2 no).
+    # The second key comes while the second question is said (dtmf_gap).
     citizens = {
         digits: callback_citizen_factory(
-            answer="answer", dtmf=digits, dtmf_delay=1.0, hangup_after=0.5
+            answer="answer", dtmf=digits, dtmf_delay=1.0, dtmf_gap=2.0, hangup_after=2.0
         )
-        for digits in ("1", "2", "3")
+        for digits in ("11", "22", "32")
     }
     settings = ivr_settings_for(pbx, prompt_cache)
     async with rig(pbx, mosquitto, tmp_path, settings, FakeClock(EVENING)) as (r, _):
@@ -267,26 +269,26 @@ async def test_survey_digits_1_2_3_wait_for_calling_hours_then_archive_or_reopen
                         break
     by_digits = dict(zip(ids, jobs, strict=True))
     assert {d: (j.state, j.result) for d, j in by_digits.items()} == {
-        "1": (JobState.done, {"satisfaction": "满意"}),
-        "2": (JobState.done, {"satisfaction": "基本满意"}),
-        "3": (JobState.done, {"satisfaction": "不满意"}),
+        "11": (JobState.done, {"satisfaction": "满意", "solved": "yes"}),
+        "22": (JobState.done, {"satisfaction": "基本满意", "solved": "no"}),
+        "32": (JobState.done, {"satisfaction": "不满意", "solved": "no"}),
     }
     assert all(j.attempts == 1 and j.outcome == "answered_result" for j in jobs)
     actions = {result.order_id: action for action, result in r.sink.calls}
     assert actions == {
-        by_digits["1"].order_id: "archive",
-        by_digits["2"].order_id: "archive",
-        by_digits["3"].order_id: "reopen",
+        by_digits["11"].order_id: "archive",
+        by_digits["22"].order_id: "archive",
+        by_digits["32"].order_id: "reopen",
     }
     events = {e.order_id: e for e in received if isinstance(e, SurveyResult)}
-    dissatisfied = events[by_digits["3"].order_id]
-    # One key per call: sipp's replayed RFC 2833 pcaps share their RTP timestamps, so
-    # Asterisk takes a second digit for the first one again. The citizen hangs up at the
-    # second question: satisfaction is the required answer, "solved" stays unknown.
+    dissatisfied = events[by_digits["32"].order_id]
     assert (dissatisfied.satisfaction, dissatisfied.solved, dissatisfied.attempts) == (
-        "不满意", None, 1,
+        "不满意", False, 1,
     )  # fmt: skip
-    assert events[by_digits["1"].order_id].satisfaction == "满意"
+    assert (
+        events[by_digits["11"].order_id].satisfaction,
+        events[by_digits["11"].order_id].solved,
+    ) == ("满意", True)
 
 
 async def test_busy_then_answered_no_answer_until_retries_end_and_unreachable(

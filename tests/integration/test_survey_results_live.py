@@ -1,6 +1,7 @@
 """The whole server (workorders + callbacks wired as in hotline.features) against the
 real Asterisk: an order reviewed by the centre is called back, the citizen (sipp)
-presses 3 (不满意), and the order is reopened (重办) to its unit."""
+presses 3 (不满意) then 2 (未解决), and the order is reopened (重办) to its unit with both
+answers in its history."""
 
 from __future__ import annotations
 
@@ -35,13 +36,15 @@ SUPERVISOR = Actor("boss", Role.supervisor)
 WATER = Actor("water1", Role.unit_handler, "water")
 
 
-async def test_digit_3_on_the_survey_call_reopens_the_order_to_its_unit(
+async def test_keys_3_then_2_on_the_survey_call_reopen_the_order_to_its_unit(
     pbx: Pbx, tmp_path: Path, server_factory: Callable[..., Awaitable[ServerHandle]],
     callback_citizen_factory: Callable[..., CallbackCitizen],
 ) -> None:  # fmt: skip
     install_prompts(tmp_path / "prompts")
     copy_prompts(tmp_path / "prompts", pbx.dir / "ivr-prompts")
-    citizen = callback_citizen_factory(answer="answer", dtmf="3", dtmf_delay=1.0, hangup_after=0.5)
+    citizen = callback_citizen_factory(
+        answer="answer", dtmf="32", dtmf_delay=1.0, dtmf_gap=2.0, hangup_after=2.0
+    )
     server = await server_factory(
         builders=(workorders, survey_callbacks),
         ivr={
@@ -79,11 +82,13 @@ async def test_digit_3_on_the_survey_call_reopens_the_order_to_its_unit(
                 break
             await asyncio.sleep(0.1)
     (job,) = await jobs()
-    assert (job.state, job.outcome, job.result) == ("done", "answered_result",
-                                                    {"satisfaction": "不满意"})  # fmt: skip
+    assert (job.state, job.outcome) == ("done", "answered_result")
+    assert job.result == {"satisfaction": "不满意", "solved": "no"}
     assert now.reopen_count == 1 and now.survey_satisfied is False  # the last survey
-    history = [(e.step, e.actor) for e in await svc.history(order.number, actor=WATER)]
+    events = await svc.history(order.number, actor=WATER)
+    history = [(e.step, e.actor) for e in events]
     assert history[-2:] == [("survey", "ivr-survey"), ("reopen", "ivr-survey")]
+    assert events[-2].note == "不满意；未解决"  # both keypad answers of the one call
     # and the survey counts in GET /api/rates, per unit and per line
     async with server.core.sessionmaker() as session:
         boss = await accounts.create_user(
