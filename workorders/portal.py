@@ -41,6 +41,7 @@ from workorders.portal_html import (
     LIGHT_LABEL,
     WORKING,
     action_forms,
+    awaiting_ack,
     current_light,
     history_rows,
     inbox_row,
@@ -58,7 +59,7 @@ from workorders.sla import CHINA
 
 _SERVICE: web.AppKey[OrderService] = web.AppKey("portal_service", OrderService)
 _CLOCK: web.AppKey[Clock] = web.AppKey("portal_clock")
-INBOX_LIMIT = 200
+INBOX_LIMIT = 1000  # newest first from the store: the cap must not hide old (red) orders
 TEXT_MAX = 4000
 
 NOTICES = {
@@ -98,20 +99,34 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     orders = await request.app[_SERVICE].list_orders(
         actor=actor, statuses=statuses, limit=INBOX_LIMIT
     )
+    capped = len(orders) >= INBOX_LIMIT
     if not show_all:
         # A returned order is back at the centre: list it only while this unit holds a part.
         orders = [o for o in orders if still_mine(my_dispatch(o, unit_id))]
     ordered = sort_inbox(orders, now)
-    rows = Markup("".join(inbox_row(o, unit_id, now) for o in ordered))
+    principal = request[PRINCIPAL]
+    csrf = principal.csrf_token if principal and principal.csrf_token else ""
+    rows = Markup("".join(inbox_row(o, unit_id, now, csrf) for o in ordered))
     counts = {lamp: sum(current_light(o, now) is lamp for o in ordered) for lamp in Light}
+    waiting = sum(awaiting_ack(my_dispatch(o, unit_id)) for o in ordered)
+    notice = NOTICES.get(request.query.get("done", ""), "")
+    number = request.query.get("n", "")
+    if notice and number:
+        notice = f"{number}：{notice}"
+    if capped:
+        notice = f"{notice} 只列出最近的 {INBOX_LIMIT} 件工单，请用接口查询更早的工单。".strip()
     return page(
         request,
         "portal_inbox.html",
         title="承办单位工单",
         unit=await _unit_name(request, unit_id),
-        rows=rows or Markup('<tr><td colspan="7" class="empty">暂无工单</td></tr>'),
+        rows=rows or Markup('<tr><td colspan="8" class="empty">暂无工单</td></tr>'),
+        message=Markup(f'<p class="notice ok" role="status">{escape(notice)}</p>')
+        if notice
+        else Markup(""),
         red=counts[Light.red],
         yellow=counts[Light.yellow],
+        waiting=waiting,
         total=len(ordered),
         toggle_href="/portal/orders" if show_all else "/portal/orders?all=1",
         toggle_label="只看待办" if show_all else "显示全部（含已办结）",
@@ -231,6 +246,8 @@ async def _act(request: web.Request, done: str, action: str) -> web.StreamRespon
     except svc.WorkOrderError as err:
         status = next((code for cls, code in _STATUS_CODE.items() if isinstance(err, cls)), 400)
         return await _order_page(request, number, error=str(err), status=status)
+    if await _form_text(request, "back") == "inbox":  # the inbox's quick 签收
+        raise web.HTTPSeeOther(f"/portal/orders?done={done}&n={number}")
     raise web.HTTPSeeOther(f"/portal/orders/{number}?done={done}")
 
 
