@@ -6,6 +6,11 @@ Tables::
                         pending -> calling -> pending (retry) | done | failed
     callback_attempts   one originated call of a job: channel id, how it ended, answers
 
+A job's result (state done/failed, `result`, `outcome`, `comment`) is stored in the same
+transaction that ends its last attempt; `applied_at` is set once the result was applied
+to the order. A job finished but not applied (the server died in between) is applied at
+the next start (migration 0008).
+
 A job is *claimed* (state ``calling``, `claimed_by`, `claimed_at`, `attempts` + 1) in one
 conditional UPDATE, committed before the call is originated: two schedulers (or one
 restarted) can never call the same job twice. `dedupe_key` makes storing a job
@@ -64,6 +69,8 @@ class CallbackJob(SQLModel, table=True):
     claimed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    applied_at: datetime | None = Field(default=None, description="result applied to the order")
+    comment: str | None = Field(default=None, sa_type=sa.Text, description="transcribed")
 
 
 class CallbackAttempt(SQLModel, table=True):

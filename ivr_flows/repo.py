@@ -115,7 +115,9 @@ async def finish_attempt(
     due_at: datetime | None,
     reason: str,
     result: dict[str, Any],
+    comment: str | None = None,
 ) -> CallbackJob:
+    """End the attempt and store the job's outcome in one transaction (not yet applied)."""
     attempt = (
         await session.execute(
             select(CallbackAttempt).where(col(CallbackAttempt.channel_id) == channel_id)
@@ -133,6 +135,8 @@ async def finish_attempt(
     job.reason = reason[:255]
     if result:
         job.result = {**job.result, **result}
+    if comment:
+        job.comment = comment
     if due_at is not None:
         job.due_at = due_at
     if state in (JobState.done, JobState.failed):
@@ -177,3 +181,24 @@ async def stale_calls(*, session: AsyncSession, before: datetime) -> Sequence[Ca
 async def attempts_of(*, session: AsyncSession, job_id: int) -> Sequence[CallbackAttempt]:
     query = select(CallbackAttempt).where(col(CallbackAttempt.job_id) == job_id)
     return (await session.execute(query.order_by(col(CallbackAttempt.number)))).scalars().all()
+
+
+async def unapplied(*, session: AsyncSession) -> Sequence[CallbackJob]:
+    """Jobs whose result is stored but was never applied to the order (a crash between)."""
+    query = select(CallbackJob).where(
+        col(CallbackJob.state).in_((JobState.done, JobState.failed)),
+        col(CallbackJob.applied_at).is_(None),
+    )
+    return (await session.execute(query.order_by(col(CallbackJob.id)))).scalars().all()
+
+
+async def mark_applied(*, session: AsyncSession, job_id: int, now: datetime) -> bool:
+    """Record that the job's result reached the order; False if it was already marked."""
+    result = await session.execute(
+        update(CallbackJob)
+        .where(col(CallbackJob.id) == job_id, col(CallbackJob.applied_at).is_(None))
+        .values(applied_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return getattr(result, "rowcount", 0) == 1

@@ -12,8 +12,13 @@ TaskGroup; then it waits for the next due time, a finished call, `wake()`, or
 move time by moving the clock and calling `wake()` (or `tick()`).
 
 After an attempt, `ivr_flows.jobs.after_attempt` decides: done, retry at a later time
-inside calling hours, or failed with the reason. `on_finished(job, report)` is awaited
-for a job that is done or failed (the feature publishes results from there).
+inside calling hours, or failed with the reason; that decision and the result are
+committed together with the attempt's end (`repo.finish_attempt`). Only then is
+`on_finished(job, report)` awaited (the feature applies the result to the order from
+there), and after it returns the job is marked applied (`applied_at`). If the server
+dies in between, `run()` first re-applies every finished job not marked applied
+(`reapply()`, with report None): results are applied at least once, and `on_finished`
+must be idempotent (the order sink looks at the order before each step).
 """
 
 from __future__ import annotations
@@ -116,6 +121,7 @@ class Scheduler:
         self._wake.set()
 
     async def run(self) -> None:
+        await self.reapply()
         async with asyncio.TaskGroup() as tg:
             while True:
                 await self.recover()
@@ -220,7 +226,27 @@ class Scheduler:
         log.info("ivr.attempt_done", job=job.id, order_id=job.order_id, outcome=verdict.outcome,
                  state=step.state, attempts=attempts, due_at=step.due_at)  # fmt: skip
         if step.state in (JobState.done, JobState.failed):
-            await self._on_finished(done, report)
+            await self._apply(done, report)
+
+    async def _apply(self, job: CallbackJob, report: CallReport | None) -> None:
+        assert job.id is not None
+        await self._on_finished(job, report)
+        async with self._sessions() as session:
+            await repo.mark_applied(session=session, job_id=job.id, now=self._clock())
+
+    async def reapply(self) -> int:
+        """Apply the results a stopped server stored but never applied; how many."""
+        async with self._sessions() as session:
+            pending = list(await repo.unapplied(session=session))
+        for job in pending:
+            if job.id in self._active:
+                continue
+            log.warning("ivr.result_reapplied", job=job.id, order_id=job.order_id)
+            try:
+                await self._apply(job, None)
+            except Exception:  # one order that refuses must not stop the others
+                log.exception("ivr.reapply_failed", job=job.id, order_id=job.order_id)
+        return len(pending)
 
     async def recover(self) -> int:
         """Settle jobs left in `calling` by a scheduler that died; how many."""
