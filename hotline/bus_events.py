@@ -15,6 +15,7 @@ Topic scheme (docs/bus.md is the reader's version of this)::
     hotline/v1/pbx/<instance>/connection                           state, retained
     hotline/v1/system/<component>/health                           state, retained
     hotline/v1/system/<component>/lag                              ephemeral
+    hotline/v1/system/wallboard/wallboard                          ephemeral (figures)
 
 Every event class says how it travels: a **state** event must not be lost (QoS 1, kept in
 the outbox until the broker acknowledges it); an **ephemeral** one is a figure that the
@@ -326,6 +327,21 @@ class SupervisionCallResult(BusEvent):
     job_id: int | None = None
 
 
+class WallboardFigures(BusEvent):
+    """The supervisor wallboard's figures, pushed when they change (a few a second at most).
+
+    `figures` is `agent_desktop.wallboard_model.Figures` as JSON (validate it there); the
+    next message replaces it, so it travels ephemeral.
+    """
+
+    domain = Domain.SYSTEM
+    event = "wallboard"
+    delivery = Delivery.EPHEMERAL
+    entity_field = "component"
+    component: str = "wallboard"
+    figures: dict[str, Any]
+
+
 _FIXED: tuple[type[BusEvent], ...] = (
     CallOffered,
     CallRouted,
@@ -344,6 +360,7 @@ _FIXED: tuple[type[BusEvent], ...] = (
     CallTransferred,
     SurveyResult,
     SupervisionCallResult,
+    WallboardFigures,
 )
 # Domains whose event name comes from a field: every event in the domain is this class.
 _BY_DOMAIN: dict[Domain, type[BusEvent]] = {Domain.ORDER: OrderStep}
