@@ -1,0 +1,195 @@
+"""Read what a report needs from the store (SQLite or PostgreSQL): the thin I/O shell.
+
+`load_inputs(sessionmaker, period, ...) -> ReportInputs` runs a handful of range queries
+on indexed timestamp columns (orders by `created_at`, calls by `entered_at`, extension
+requests by `asked_at`, transcripts through their calls) and calls
+`workorders.rates.compute_rates` once for the period and once for each red-zone month.
+Only the columns a report reads are selected; rows become `reports.model` dataclasses
+here, at the boundary, and nothing else in the package touches the store.
+
+SQLite gives datetimes back without a timezone (they are stored as UTC); `_utc` makes
+them aware so the pure core compares like with like on both stores.
+
+Exceptions: `ReportStoreError` wraps a store failure (the message names the period).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from asr.models import TranscriptSegment
+from reports.model import ExtensionRow, MonthInputs, OrderRow, ReportInputs, TranscriptRow
+from reports.periods import Period
+from reports.ranking import RED_ZONE_MONTHS
+from telephony.call_models import CallRecord, CallRecordPublic
+from workorders.models import ExtensionRequest, Unit, WorkOrder
+from workorders.rates import compute_rates
+
+Sessions = async_sessionmaker[AsyncSession]
+TEXT_CHARS = 2000  # hot words read the start of each order's content
+
+
+class ReportStoreError(Exception):
+    """The store could not give what a report needs."""
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
+
+
+def _in(column: Any, period: Period) -> Any:
+    return sa.and_(column >= period.start_utc, column < period.end_utc)
+
+
+async def order_rows(session: AsyncSession, period: Period, *, text: bool) -> list[OrderRow]:
+    """Orders accepted in the period; `text=False` skips title and content."""
+    wo = WorkOrder
+    columns: list[Any] = [
+        col(wo.number), col(wo.created_at), col(wo.kind), col(wo.category), col(wo.line),
+        col(wo.caller_number), col(wo.lead_unit_id), col(wo.mode), col(wo.replied_at),
+        col(wo.deadline), col(wo.call_linkedid),
+    ]  # fmt: skip
+    if text:
+        columns += [col(wo.title), sa.func.substr(col(wo.content), 1, TEXT_CHARS)]
+    query = sa.select(*columns).where(_in(col(wo.created_at), period))
+    rows: list[Any] = list((await session.execute(query)).all())
+    return [
+        OrderRow(
+            number=r[0],
+            created_at=_aware(r[1]),
+            kind=str(r[2]),
+            category=r[3] or "",
+            line=r[4] or "",
+            caller_number=r[5] or "",
+            lead_unit_id=r[6],
+            mode=r[7] or "",
+            replied_at=_utc(r[8]),
+            deadline=_utc(r[9]),
+            call_linkedid=r[10],
+            title=(r[11] or "") if text else "",
+            content=(r[12] or "") if text else "",
+        )
+        for r in rows
+    ]
+
+
+async def call_rows(session: AsyncSession, period: Period) -> list[CallRecordPublic]:
+    c = CallRecord
+    query = sa.select(
+        col(c.id), col(c.uniqueid), col(c.linkedid), col(c.line), col(c.queue),
+        col(c.caller_number), col(c.entered_at), col(c.answered_at), col(c.ended_at),
+        col(c.route), col(c.outcome),
+    ).where(_in(col(c.entered_at), period))  # fmt: skip
+    return [_call(r) for r in (await session.execute(query)).all()]
+
+
+def _call(r: Any) -> CallRecordPublic:
+    # Built without validation: the store's own rows, tens of thousands in a month.
+    return CallRecordPublic.model_construct(
+        id=r[0],
+        uniqueid=r[1],
+        linkedid=r[2],
+        line=r[3],
+        queue=r[4],
+        caller_number=r[5],
+        entered_at=_aware(r[6]),
+        answered_at=_utc(r[7]),
+        ended_at=_utc(r[8]),
+        route=r[9] or {},
+        outcome=r[10],
+        dnis=None,
+        caller_name=None,
+        operator_extension=None,
+        transfers=[],
+    )
+
+
+async def transcript_rows(session: AsyncSession, period: Period) -> list[TranscriptRow]:
+    """What callers said on the period's calls, one row per call."""
+    calls = sa.select(col(CallRecord.linkedid)).where(_in(col(CallRecord.entered_at), period))
+    seg = TranscriptSegment
+    query = (
+        sa.select(col(seg.call_id), col(seg.text))
+        .where(col(seg.channel) == "caller", col(seg.call_id).in_(calls))
+        .order_by(col(seg.call_id), col(seg.segment))
+    )
+    said: dict[str, list[str]] = defaultdict(list)
+    for call_id, text in (await session.execute(query)).all():
+        said[call_id].append(text)
+    return [TranscriptRow(call_id=k, text=" ".join(v)) for k, v in said.items()]
+
+
+async def extension_rows(session: AsyncSession, period: Period) -> list[ExtensionRow]:
+    e = ExtensionRequest
+    query = sa.select(col(e.unit_id), col(e.status), col(e.asked_at)).where(
+        _in(col(e.asked_at), period)
+    )
+    return [
+        ExtensionRow(unit_id=u, status=str(s), asked_at=_aware(a))
+        for u, s, a in (await session.execute(query)).all()
+    ]
+
+
+async def unit_names(session: AsyncSession) -> dict[str, str]:
+    query = sa.select(col(Unit.id), col(Unit.name), col(Unit.short_name))
+    return {i: (short or name or i) for i, name, short in (await session.execute(query)).all()}
+
+
+async def load_inputs(
+    sessionmaker: Sessions,
+    period: Period,
+    *,
+    now: datetime,
+    line_names: Mapping[str, str] | None = None,
+    answered_within_seconds: int = 15,
+    key_caller_threshold: int = 5,
+) -> ReportInputs:
+    previous = period.previous()
+    try:
+        rates = await compute_rates(sessionmaker, period.start_utc, period.end_utc)
+        months = []
+        for month in period.months_back(RED_ZONE_MONTHS):
+            month_rates = await compute_rates(sessionmaker, month.start_utc, month.end_utc)
+            async with sessionmaker() as session:
+                month_orders = await order_rows(session, month, text=False)
+            months.append(MonthInputs(period=month, rates=month_rates, orders=month_orders))
+        async with sessionmaker() as session:
+            orders = await order_rows(session, period, text=True)
+            calls = await call_rows(session, period)
+            transcripts = await transcript_rows(session, period)
+            extensions = await extension_rows(session, period)
+            previous_orders = await order_rows(session, previous, text=True)
+            previous_transcripts = await transcript_rows(session, previous)
+            names = await unit_names(session)
+    except SQLAlchemyError as err:
+        raise ReportStoreError(
+            f"report {period.first}..{period.last}: the store failed: {err}"
+        ) from err
+    return ReportInputs(
+        period=period,
+        generated_at=now,
+        orders=orders,
+        calls=calls,
+        rates=rates,
+        extensions=extensions,
+        transcripts=transcripts,
+        previous_orders=previous_orders,
+        previous_transcripts=previous_transcripts,
+        months=months,
+        unit_names=names,
+        line_names=dict(line_names or {}),
+        answered_within_seconds=answered_within_seconds,
+        key_caller_threshold=key_caller_threshold,
+    )
