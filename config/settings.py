@@ -180,6 +180,20 @@ class CallsSettings(_Section):
     overflow_seconds: int | None = Field(None, ge=1, description="override every skill's")
     operator_interface: str = Field("PJSIP/op{extension}", pattern=r"\{extension\}")
     answered_within_seconds: int = Field(15, ge=1, description="service level target")
+    # Missed-call callbacks (漏接回拨), telephony.callback_dialer: "manual" leaves them to
+    # the desk; "auto" dials them (ivr.trunk, ivr.caller_id, ivr calling hours) and
+    # puts the citizen who answers at the head of the line's queue.
+    callback_mode: Literal["manual", "auto"] = "manual"
+    callback_max_dials: int = Field(2, ge=1, le=100, description="dials at once (cap)")
+    callback_max_attempts: int = Field(3, ge=1, le=10)
+    callback_retry_seconds: float = Field(600.0, ge=0, description="first backoff")
+    callback_retry_factor: float = Field(2.0, ge=1)
+    callback_ring_seconds: float = Field(30.0, gt=0, le=120)
+    callback_queue_seconds: int = Field(60, ge=5, le=600, description="wait for an operator")
+    callback_max_age_hours: float = Field(24.0, gt=0, description="older misses stay manual")
+    callback_prompt: str = Field("callback_connect", description="in ivr.prompt_dir; '' none")
+    callback_context: str = "hotline-callback"
+    callback_poll_seconds: float = Field(2.0, gt=0)
 
 
 class IvrSettings(_Section):

@@ -342,6 +342,31 @@ class WallboardFigures(BusEvent):
     figures: dict[str, Any]
 
 
+class CallbackTaskChanged(BusEvent):
+    """A missed-call callback task (漏接回拨) changed: dialled, retried, connected, or
+    handed back to the operators (telephony.callback_dialer).
+
+    status is open / done; dial_state is waiting / dialing / connected / manual;
+    outcome is the last attempt's (connected, not_connected, busy, no_answer,
+    unreachable, interrupted) and reason says why it is in this state.
+    """
+
+    domain = Domain.CALL
+    event = "callback_task"
+    entity_field = "task_id"
+    task_id: int
+    number: str
+    line: str | None = None
+    status: str
+    dial_state: str
+    attempts: int = Field(ge=0)
+    outcome: str | None = None
+    reason: str | None = None
+    connected_to: str | None = None  # the operator extension the citizen reached
+    next_dial_at: datetime | None = None
+    missed_count: int = Field(1, ge=0)
+
+
 _FIXED: tuple[type[BusEvent], ...] = (
     CallOffered,
     CallRouted,
@@ -361,6 +386,7 @@ _FIXED: tuple[type[BusEvent], ...] = (
     SurveyResult,
     SupervisionCallResult,
     WallboardFigures,
+    CallbackTaskChanged,
 )
 # Domains whose event name comes from a field: every event in the domain is this class.
 _BY_DOMAIN: dict[Domain, type[BusEvent]] = {Domain.ORDER: OrderStep}

@@ -10,6 +10,7 @@ from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
 from knowledge.feature import build as knowledge
 from telephony.call_service import build as calls
+from telephony.callback_dialer import build as callback_dialer
 from telephony.operator_service import build as operators
 from workorders.draft import build as order_drafts
 from workorders.feature import build as workorders
@@ -26,4 +27,5 @@ BUILDERS: tuple[FeatureBuilder, ...] = (
     unit_portal,  # the handling units' portal (issue 5): workorders
     knowledge,  # knowledge base 知识库 (issue 5): knowledge
     callbacks,  # survey and supervision callbacks (issue 6): ivr_flows, results to workorders
+    callback_dialer,  # missed-call callbacks dialled when calls.callback_mode = auto (issue 6)
 )

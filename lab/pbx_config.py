@@ -82,6 +82,7 @@ _TEMPLATES = (
     "extensions_taps.conf",
     "extensions_transfers.conf",
     "extensions_ivr.conf",
+    "extensions_callbacks.conf",
     "musiconhold.conf",
     "indications.conf",
 )
