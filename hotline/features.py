@@ -5,6 +5,7 @@ Add your feature's builder here (one line); see `hotline.feature` for the contra
 
 from __future__ import annotations
 
+from agent_desktop.wallboard import build as wallboard
 from asr.service import build as transcription
 from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
@@ -27,5 +28,6 @@ BUILDERS: tuple[FeatureBuilder, ...] = (
     unit_portal,  # the handling units' portal (issue 5): workorders
     knowledge,  # knowledge base 知识库 (issue 5): knowledge
     callbacks,  # survey and supervision callbacks (issue 6): ivr_flows, results to workorders
+    wallboard,  # supervisor wallboard 班长监控, pushed over /ws (issue 7): agent_desktop
     callback_dialer,  # missed-call callbacks dialled when calls.callback_mode = auto (issue 6)
 )

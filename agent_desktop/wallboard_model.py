@@ -1,0 +1,371 @@
+"""The supervisor wallboard's view model: bus events in, figures out. No I/O.
+
+Theory of operation
+-------------------
+A `Board` is the floor as the wallboard knows it. The wallboard feature
+(agent_desktop.wallboard) seeds it from the store at start (today's call records,
+`seed_call`; order lights and survey jobs, `set_orders` / `set_surveys`) and then feeds
+it every bus event with the envelope's time (`apply`). `figures(now)` turns it into a
+`Figures` value: what the page shows and what is pushed to the browsers.
+
+- Calls (today, in the city's time zone): `call.offered` opens a call (its line and skill
+  from the hotline catalogue by the number dialled), `call.routed` marks it queued,
+  `call.answered` / `call.ended` settle it. A call that ends unanswered before it was ever
+  routed hung up in the hold context: it was never offered to a queue and is dropped, as
+  telephony.call_figures does. Answer rate = answered / settled; the 15-second share =
+  answered within the target / settled; longest wait = the oldest call still waiting.
+- Operators: `operator.state` (retained on the bus, so a new board sees every seat at
+  once); the time in state counts from the envelope time of the first event of a state.
+- Transcription capacity: `transcript.status` live/ended per (call, speaker) counts the
+  streams in use; `system.health` of "asr" says the pool's capacity ("N streams"); a
+  stream refused ("unavailable") is counted for today.
+- Orders: `order.light_yellow` / `order.light_red` go into the list of recent lights;
+  the counts of open yellow and red orders come from the store (`set_orders`), which the
+  feature re-reads after order events.
+- Surveys: due / calling / done / failed today from the store (`set_surveys`).
+
+At local midnight (`roll`) calls that ended before today are dropped and the day's
+counters restart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+from hotline.bus_events import (
+    BusEvent,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallRouted,
+    OperatorState,
+    OrderStep,
+    SystemHealth,
+    TranscriptStatus,
+)
+from telephony.call_models import CallRecordPublic
+from telephony.catalogue import Catalogue
+from workorders.sla import CHINA
+
+TARGET_SECONDS = 15
+RECENT_LIGHTS = 8
+UNKNOWN = "unknown"
+STATE_LABEL = {
+    "ready": "就绪",
+    "ringing": "振铃",
+    "talking": "通话中",
+    "wrap_up": "话后整理",
+    "paused": "示忙",
+    "unreachable": "离线",
+    "logged_out": "未签入",
+}
+STATE_ORDER = tuple(STATE_LABEL)
+PAUSE_LABEL = {"break": "小休", "meal": "用餐", "meeting": "会议", "training": "培训"}
+_ASR_STREAMS = re.compile(r"(\d+)\s+streams?")
+
+
+# ------------------------------------------------------------------------------ figures
+class QueueRow(BaseModel):
+    key: str
+    title: str
+    waiting: int = 0
+    longest_wait_since: datetime | None = None  # the oldest waiting call entered then
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    answer_rate: float | None = None
+    within_target: float | None = None
+
+
+class SeatRow(BaseModel):
+    extension: str
+    state: str
+    label: str
+    since: datetime
+
+
+class LightChange(BaseModel):
+    number: str
+    light: str  # "yellow" | "red"
+    at: datetime
+    unit: str | None = None
+
+
+class OrderFigures(BaseModel):
+    red: int = 0
+    yellow: int = 0
+    open: int = 0
+
+
+class SurveyFigures(BaseModel):
+    due: int = 0  # pending and due by now
+    calling: int = 0
+    done_today: int = 0
+    failed_today: int = 0
+    scheduled: int = 0  # pending, due later
+
+
+class AsrFigures(BaseModel):
+    in_use: int = 0
+    capacity: int = 0
+    refused_today: int = 0
+    status: str = "unknown"
+
+
+class Figures(BaseModel):
+    now: datetime
+    day: date
+    target_seconds: int
+    total: QueueRow
+    lines: list[QueueRow]
+    skills: list[QueueRow]
+    seat_counts: dict[str, int]
+    seats: list[SeatRow]
+    asr: AsrFigures
+    orders: OrderFigures
+    lights: list[LightChange]
+    surveys: SurveyFigures
+
+
+# ------------------------------------------------------------------------------- state
+@dataclass(slots=True)
+class LiveCall:
+    line: str  # the line's id (its first DNIS) or UNKNOWN
+    skill: str  # the skill's name or UNKNOWN
+    entered_at: datetime
+    routed: bool = False
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.answered_at is None and self.ended_at is None
+
+    @property
+    def settled(self) -> bool:
+        return self.answered_at is not None or self.ended_at is not None
+
+
+@dataclass(slots=True)
+class Seat:
+    state: str
+    since: datetime
+    reason: str | None = None
+
+
+@dataclass
+class Board:
+    catalogue: Catalogue
+    day: date
+    target_seconds: int = TARGET_SECONDS
+    asr_capacity: int = 0
+    calls: dict[str, LiveCall] = field(default_factory=dict)
+    seats: dict[str, Seat] = field(default_factory=dict)
+    streams: set[tuple[str, str]] = field(default_factory=set)
+    asr_refused: int = 0
+    asr_status: str = "unknown"
+    orders: OrderFigures = field(default_factory=OrderFigures)
+    lights: list[LightChange] = field(default_factory=list)
+    surveys: SurveyFigures = field(default_factory=SurveyFigures)
+
+    @classmethod
+    def start(
+        cls, catalogue: Catalogue, now: datetime, *, target_seconds: int = TARGET_SECONDS,
+        asr_capacity: int = 0,
+    ) -> Board:
+        return cls(catalogue=catalogue, day=local_day(now), target_seconds=target_seconds,
+                   asr_capacity=asr_capacity)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _place(self, dnis: str | None, line_id: str | None) -> tuple[str, str]:
+        line = self.catalogue.line_by_id(line_id) if line_id else None
+        if line is None and dnis:
+            line = self.catalogue.line_for(dnis)
+        if line is None:
+            return (line_id or UNKNOWN, UNKNOWN)
+        return line.id, line.skill
+
+    def seed_call(self, record: CallRecordPublic) -> None:
+        """A call record from the store (today's), as the board would have seen it."""
+        if record.outcome == "hung_up_in_hold" or local_day(record.entered_at) != self.day:
+            return
+        line, skill = self._place(record.dnis, record.line)
+        self.calls[record.linkedid] = LiveCall(
+            line=line, skill=skill, entered_at=record.entered_at,
+            routed=record.outcome != "in_progress" or bool(record.queue or record.route),
+            answered_at=record.answered_at, ended_at=record.ended_at,
+        )  # fmt: skip
+
+    def apply(self, event: BusEvent, at: datetime) -> bool:
+        """Take one bus event published at `at`; True if the figures may have changed."""
+        match event:
+            case CallOffered():
+                if event.linkedid in self.calls:
+                    return False  # delivered twice, or already seeded from the store
+                line, skill = self._place(event.dnis, None)
+                self.calls[event.linkedid] = LiveCall(line=line, skill=skill, entered_at=at)
+            case CallRouted():
+                call = self.calls.get(event.linkedid)
+                if call is None:
+                    return False
+                call.routed = True
+            case CallAnswered():
+                call = self.calls.get(event.linkedid)
+                if call is None or call.answered_at is not None:
+                    return False
+                call.answered_at = at
+                call.routed = True
+            case CallEnded():
+                call = self.calls.get(event.linkedid)
+                if call is None or call.ended_at is not None:
+                    return False
+                if not event.answered and not call.routed and call.answered_at is None:
+                    del self.calls[event.linkedid]  # hung up in the hold context
+                else:
+                    call.ended_at = at
+            case OperatorState():
+                seat = self.seats.get(event.extension)
+                if seat is None or seat.state != event.state:
+                    self.seats[event.extension] = Seat(event.state, at, event.reason)
+                else:
+                    seat.reason = event.reason  # e.g. another pause reason: same state
+            case TranscriptStatus():
+                key = (event.call_id, event.channel)
+                if event.status == "live":
+                    self.streams.add(key)
+                else:
+                    self.streams.discard(key)
+                    self.asr_refused += event.status == "unavailable"
+            case SystemHealth() if event.component == "asr":
+                self.asr_status = event.status
+                found = _ASR_STREAMS.search(event.detail)
+                if found:
+                    self.asr_capacity = int(found.group(1))
+            case OrderStep() if event.step in ("light_yellow", "light_red"):
+                change = LightChange(number=event.order_id, light=event.step[6:], at=at,
+                                     unit=event.unit)  # fmt: skip
+                rest = [c for c in self.lights if c.number != event.order_id]
+                self.lights = [change, *rest][:RECENT_LIGHTS]
+            case _:
+                return False
+        return True
+
+    def set_orders(self, figures: OrderFigures) -> None:
+        self.orders = figures
+
+    def set_surveys(self, figures: SurveyFigures) -> None:
+        self.surveys = figures
+
+    def roll(self, now: datetime) -> None:
+        """At the city's midnight: forget yesterday's settled calls and counters."""
+        today = local_day(now)
+        if today == self.day:
+            return
+        self.day = today
+        self.calls = {k: c for k, c in self.calls.items() if c.waiting}
+        self.asr_refused = 0
+
+    # -- output ----------------------------------------------------------------------------
+    def figures(self, now: datetime) -> Figures:
+        self.roll(now)
+        total = _Acc("total", "全部")
+        lines: dict[str, _Acc] = {}
+        skills: dict[str, _Acc] = {}
+        for line in self.catalogue.lines:
+            lines[line.id] = _Acc(line.id, line.name)
+        for name, skill in self.catalogue.skills.items():
+            skills[name] = _Acc(name, skill.title)
+        for call in self.calls.values():
+            total.add(call, self.target_seconds)
+            lines.setdefault(call.line, _Acc(call.line, _unknown(call.line))).add(
+                call, self.target_seconds)
+            skills.setdefault(call.skill, _Acc(call.skill, _unknown(call.skill))).add(
+                call, self.target_seconds)
+        counts = dict.fromkeys(STATE_ORDER, 0)
+        for seat in self.seats.values():
+            counts[seat.state] = counts.get(seat.state, 0) + 1
+        seats = sorted(self.seats.items(), key=lambda kv: (_state_rank(kv[1].state), kv[0]))
+        return Figures(
+            now=now,
+            day=self.day,
+            target_seconds=self.target_seconds,
+            total=total.row(),
+            lines=_busy_first(lines.values()),
+            skills=_busy_first(skills.values()),
+            seat_counts=counts,
+            seats=[SeatRow(extension=ext, state=s.state, label=seat_label(s.state, s.reason),
+                           since=s.since) for ext, s in seats],
+            asr=AsrFigures(in_use=len(self.streams), capacity=self.asr_capacity,
+                           refused_today=self.asr_refused, status=self.asr_status),
+            orders=self.orders,
+            lights=list(self.lights),
+            surveys=self.surveys,
+        )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- helpers
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(CHINA).date()
+
+
+def local_midnight(moment: datetime) -> datetime:
+    day = local_day(moment)
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA)
+
+
+def seat_label(state: str, reason: str | None) -> str:
+    label = STATE_LABEL.get(state, state)
+    if state == "paused" and reason:
+        return f"{label}（{PAUSE_LABEL.get(reason, reason)}）"
+    return label
+
+
+def _unknown(key: str) -> str:
+    return "未识别" if key == UNKNOWN else key
+
+
+def _state_rank(state: str) -> int:
+    return STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER)
+
+
+class _Acc:
+    def __init__(self, key: str, title: str) -> None:
+        self.key, self.title = key, title
+        self.offered = self.answered = self.abandoned = self.settled = self.within = 0
+        self.waiting = 0
+        self.oldest: datetime | None = None
+
+    def add(self, call: LiveCall, target: int) -> None:
+        self.offered += 1
+        if call.waiting:
+            self.waiting += 1
+            if self.oldest is None or call.entered_at < self.oldest:
+                self.oldest = call.entered_at
+            return
+        self.settled += 1
+        if call.answered_at is not None:
+            self.answered += 1
+            self.within += (call.answered_at - call.entered_at).total_seconds() <= target
+        else:
+            self.abandoned += 1
+
+    def row(self) -> QueueRow:
+        def share(n: int) -> float | None:
+            return round(n / self.settled, 4) if self.settled else None
+
+        return QueueRow(key=self.key, title=self.title, waiting=self.waiting,
+                        longest_wait_since=self.oldest, offered=self.offered,
+                        answered=self.answered, abandoned=self.abandoned,
+                        answer_rate=share(self.answered), within_target=share(self.within))
+
+
+def _busy_first(accs: Iterable[_Acc]) -> list[QueueRow]:
+    """Rows with calls today, those with callers waiting first; quiet rows left out."""
+    rows = [a.row() for a in accs if a.offered]
+    return sorted(rows, key=lambda r: (-r.waiting, -r.offered, r.key))
+

@@ -1,0 +1,123 @@
+"""The supervisor wallboard in a real headless Chromium, against the real lab Asterisk.
+
+The whole server runs in-process (server_factory: PBX connection, calls, operators and
+their WebSocket hub, the wallboard). 100 seats are seeded as `operator.state` events on
+the bus; a supervisor signs in by keyboard and lands on /wallboard, drawn on the server
+with every seat (its load time is printed). Then, without a reload: a sipp citizen
+calls 12345 while no softphone is registered, the board shows one caller waiting on the
+line and its wait counting up; the citizen gives up and the abandoned count goes to 1.
+A softphone registers, a second citizen is answered: the answered count goes to 1 and
+the operator's seat shows 通话中. Screenshots: 100 seats, a caller waiting, after both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from accounts import repo as accounts
+from accounts.roles import Role
+from agent_desktop.wallboard import build as wallboard
+from hotline.bus_events import OperatorState
+from hotline.pbx_watch import build as pbx_connection
+from lab.baresip import Softphone
+from lab.pbx import Pbx
+from lab.sipp import Citizen
+from telephony.call_service import build as calls
+from telephony.operator_service import build as operators
+from tests.fixtures.server import ServerHandle
+
+pytestmark = pytest.mark.e2e
+USERNAME = "floor-boss"
+PASSWORD = "wallboard-e2e-Passw0rd-42"
+SEEDED = 100
+STATES = ("ready", "talking", "talking", "wrap_up", "paused", "ringing", "logged_out")
+RENDER_BOUND_S = 30.0  # a sanity bound on a loaded 2-core machine, not a speed target
+Shoot = Callable[[Page, str], Awaitable[Path]]
+
+
+async def test_the_wallboard_follows_real_calls_by_push_with_100_seats(
+    server_factory: Callable[..., Awaitable[ServerHandle]],
+    pbx: Pbx,
+    softphone_factory: Callable[..., Softphone],
+    citizen_factory: Callable[..., Citizen],
+    page: Page,
+    screenshot: Shoot,
+) -> None:
+    server = await server_factory(builders=(pbx_connection, calls, operators, wallboard),
+                                  operators={"wrap_up_seconds": 0})
+    async with server.core.sessionmaker() as session:
+        await accounts.create_user(session=session, username=USERNAME, password=PASSWORD,
+                                   role=Role.supervisor, display_name="赵班长")
+    for i in range(SEEDED):
+        reason = "meal" if STATES[i % len(STATES)] == "paused" else None
+        server.core.bus.publish(OperatorState(extension=str(8000 + i),
+                                              state=STATES[i % len(STATES)], reason=reason))
+    base = server.http_url
+    ext = ""
+    try:
+        await page.goto(base + "/wallboard")
+        await expect(page).to_have_url(f"{base}/login?next=/wallboard")
+        await page.keyboard.type(USERNAME)
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(PASSWORD)
+        await page.keyboard.press("Enter")
+        await expect(page).to_have_url(base + "/wallboard")
+        await expect(page.locator("h1")).to_have_text("班长监控")
+        seeded = page.locator("#wb-seats li.seat[data-ext^='80']")
+        await expect(seeded).to_have_count(SEEDED)  # pushed, or drawn if already seated
+        await expect(page.locator("#wb-link")).to_have_attribute("data-state", "live")
+
+        # A fresh load with 100 seats: drawn on the server, then live.
+        began = time.monotonic()
+        await page.reload(wait_until="load")
+        drawn = time.monotonic() - began
+        await expect(seeded).to_have_count(SEEDED)
+        await expect(page.locator("#wb-link")).to_have_attribute("data-state", "live")
+        live = time.monotonic() - began
+        counts = page.locator("#wb-seat-counts")
+        await expect(counts.locator("[data-state=talking] strong")).to_have_text(
+            str(sum(STATES[i % len(STATES)] == "talking" for i in range(SEEDED))))
+        await expect(page.locator("#wb-seats li[data-ext='8004'] .st")).to_have_text("示忙（用餐）")
+        await expect(page.locator("#wb-waiting")).to_have_text("0")
+        await screenshot(page, "100-seats")
+        # From here on the page must change by push alone: a reload would drop this mark.
+        await page.evaluate("window.__noReload = true")
+
+        quitter = citizen_factory(pbx, number="12345", caller="13900001111",
+                                  display_name="刘洋", hangup_after=8)
+        quitter.start()
+        await expect(page.locator("#wb-waiting")).to_have_text("1", timeout=20_000)
+        line = page.locator("#wb-lines tr[data-key='12345']")
+        await expect(line.locator("td").nth(0)).to_have_text("1")
+        await expect(page.locator("#wb-longest")).not_to_have_text("—")
+        await expect(page.locator("#wb-longest")).not_to_have_text("0:00")  # counting up
+        await screenshot(page, "waiting")
+        await expect(page.locator("#wb-abandoned")).to_have_text("1", timeout=20_000)
+        await expect(page.locator("#wb-waiting")).to_have_text("0")
+        await expect(page.locator("#wb-answer-rate")).to_have_text("0.0%")
+        assert (quitter.wait(15)).exit_code == 0
+
+        phone = softphone_factory(pbx, 0)
+        ext = phone.operator.extension
+        caller = citizen_factory(pbx, number="12345", caller="13800138000",
+                                 display_name="张伟", hangup_after=6)
+        caller.start()
+        await expect(page.locator("#wb-answered")).to_have_text("1", timeout=30_000)
+        await expect(page.locator(f"#wb-seats li[data-ext='{ext}']")).to_have_attribute(
+            "data-state", "talking")
+        await expect(page.locator("#wb-offered")).to_have_text("2")
+        await expect(page.locator("#wb-answer-rate")).not_to_have_text("0.0%")
+        assert await page.evaluate("window.__noReload === true")
+        await screenshot(page, "answered")
+        assert (caller.wait(20)).exit_code == 0
+        print(f"\nwallboard {SEEDED}+ seats: reload drawn {drawn * 1000:.0f} ms, "
+              f"live {live * 1000:.0f} ms")
+        assert live < RENDER_BOUND_S
+    finally:
+        if ext:
+            pbx.cli(f"queue unpause member PJSIP/op{ext}")  # the shared PBX stays usable
