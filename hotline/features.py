@@ -10,6 +10,7 @@ from asr.service import build as transcription
 from hotline.feature import FeatureBuilder
 from hotline.pbx_watch import build as pbx_connection
 from knowledge.feature import build as knowledge
+from reports.feature import build as reports
 from telephony.call_service import build as calls
 from telephony.callback_dialer import build as callback_dialer
 from telephony.operator_service import build as operators
@@ -28,6 +29,7 @@ BUILDERS: tuple[FeatureBuilder, ...] = (
     unit_portal,  # the handling units' portal (issue 5): workorders
     knowledge,  # knowledge base 知识库 (issue 5): knowledge
     callbacks,  # survey and supervision callbacks (issue 6): ivr_flows, results to workorders
+    reports,  # 日报、周分析、月通报: page, print, CSV, JSON (issue 7): reports
     wallboard,  # supervisor wallboard 班长监控, pushed over /ws (issue 7): agent_desktop
     callback_dialer,  # missed-call callbacks dialled when calls.callback_mode = auto (issue 6)
 )
