@@ -1,7 +1,7 @@
 """Home pages per role, and `/` sending each user to theirs.
 
-The unit handler's home is the unit portal's inbox (`/portal/orders`, workorders.portal);
-`/portal` sends there. `/wallboard` is declared here (core routes) but drawn by the
+The unit handler's home `/portal` sends on to the unit portal's inbox (`/portal/orders`,
+workorders.portal). `/wallboard` is declared here (core routes) but drawn by the
 wallboard feature (agent_desktop.wallboard), which installs its page handler under
 `WALLBOARD_PAGE` when the server runs it; without that feature it is a placeholder.
 """
@@ -19,9 +19,10 @@ from agent_desktop.render import page
 HOME_BY_ROLE: dict[Role, str] = {
     Role.operator: "/desk",
     Role.supervisor: "/wallboard",
-    Role.unit_handler: "/portal/orders",
+    Role.unit_handler: "/portal",  # a core route: sends on to the portal's inbox
     Role.admin: "/admin",
 }
+PORTAL_INBOX = "/portal/orders"  # workorders.portal
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WALLBOARD_PAGE: web.AppKey[PageHandler] = web.AppKey("wallboard_page")
 ROLE_LABEL: dict[Role, str] = {
@@ -81,7 +82,7 @@ async def wallboard(request: web.Request) -> web.StreamResponse:
 
 
 async def portal(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPSeeOther(HOME_BY_ROLE[Role.unit_handler])
+    raise web.HTTPSeeOther(PORTAL_INBOX)
 
 
 async def admin(request: web.Request) -> web.StreamResponse:

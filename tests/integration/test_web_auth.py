@@ -161,9 +161,9 @@ async def test_each_role_lands_on_its_own_home(lab: Lab) -> None:
     unit = await lab.user(Role.unit_handler)
     http = lab.http()
     response = await login(http, unit.username)
-    assert response.headers["Location"] == "/portal/orders"  # the unit portal's inbox
-    async with http.get("/portal", allow_redirects=False) as old:
-        assert (old.status, old.headers["Location"]) == (303, "/portal/orders")
+    assert response.headers["Location"] == "/portal"
+    async with http.get("/portal", allow_redirects=False) as home:  # on to the portal's inbox
+        assert (home.status, home.headers["Location"]) == (303, "/portal/orders")
     for role, (path, heading) in homes.items():
         user = await lab.user(role)
         http = lab.http()
