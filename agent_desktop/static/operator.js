@@ -17,8 +17,8 @@
     in_progress: "进行中", answered: "已接通", abandoned: "放弃", hung_up_in_hold: "等待中挂断",
   };
   const ORDER_STATUS = {
-    accepted: "已受理", dispatched: "已派发", resolved: "已办结", acknowledged: "已签收",
-    replied: "已回复", returned: "已退单", reviewed: "已审核", archived: "已归档",
+    accepted: "已受理", dispatched: "已派单", acknowledged: "已签收", replied: "已回复",
+    returned: "已退单", reviewed: "已审核", surveyed: "已回访", archived: "已归档", merged: "已并单",
   };
   const KB_DEBOUNCE_MS = 700;
   const KB_QUERY_CHARS = 120;

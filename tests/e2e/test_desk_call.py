@@ -37,6 +37,7 @@ from sqlmodel import col
 from accounts import repo as accounts
 from accounts.roles import Role
 from hotline.bus_events import OperatorState
+from knowledge import repo as knowledge
 from lab.pbx import Pbx
 from lab.ports import free_tcp_port
 from telephony import call_repo
@@ -52,6 +53,7 @@ AUDIO = Path("/work/shared/audio/ko")
 CITIZEN_CLIP = "zeroth_104_003_0294.wav"  # 6.9 s: ... 소비자 에게 ... 공정을 거쳐야 한다
 OPERATOR_CLIP = "zeroth_104_003_0019.wav"
 CALLER = "13800056789"
+CALLER_2 = "13800056790"
 MISSED = "13900001111"
 USERNAME = "desk-live"
 PASSWORD = "desk-live-Passw0rd-42"
@@ -266,6 +268,36 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await expect(page.locator("#call-list")).to_contain_text(CALLER)
         await expect(page.locator("#desk-error")).to_be_empty()
         await screenshot(page, "dispatched")
+
+        # The next call rings at once; this one is answered from the knowledge base (即办):
+        # "/" to the search, Tab past 搜索 to the first answer's 用于即办, Enter, Alt+J.
+        second = citizen_factory(pbx, number="12345", caller=CALLER_2, display_name="李强",
+                                 hangup_after=5)
+        second.start()
+        await expect(page.locator("#pop-number")).to_have_text(CALLER_2, timeout=20_000)
+        await expect(page.locator("#f-caller-number")).to_have_value(CALLER_2)
+        await expect(page.locator("#transcript li")).to_have_count(0)  # a new call, a new page
+        await expect(page.locator("#desk-notice")).to_be_empty()
+        await page.evaluate("document.activeElement.blur()")
+        await page.keyboard.press("/")
+        await page.keyboard.type("社保卡丢了怎么补办")
+        await page.keyboard.press("Enter")
+        hit = page.locator("#kb-hits li").first
+        await expect(page.locator("#kb-source")).to_contain_text("社保卡丢了怎么补办")
+        await expect(hit).to_contain_text("社会保障卡")
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Tab")
+        await expect(hit.get_by_role("button", name="用于即办")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#f-note")).to_have_value(re.compile("社会保障卡"))
+        await page.keyboard.press("Alt+j")
+        await expect(notice).to_contain_text("已即办办结")
+        on_call = await notice.get_attribute("data-order")
+        await expect(state).to_have_attribute("data-state", "wrap_up", timeout=20_000)
+        await page.keyboard.press("Alt+r")  # after-call work done by hand
+        await expect(state).to_have_attribute("data-state", "ready")
+        assert (await asyncio.to_thread(second.wait, 20)).exit_code == 0
+        await screenshot(page, "on-call")
     finally:
         pbx.cli(f"queue unpause member PJSIP/op{ext}")  # the shared PBX stays usable
 
@@ -283,6 +315,14 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
     assert row.title.endswith("（已核实）")
     assert "市民：" in row.content and "话务员：" in row.content
     assert row.call_ended_at is not None and row.dispatch_seconds is not None
+
+    async with server.core.sessionmaker() as s:
+        resolved = await orders.load_order(session=s, number=on_call or "")
+        article = (await knowledge.search(session=s, query="社保卡补办", limit=1))[0]
+    assert resolved is not None and resolved.mode == "on_call"
+    assert (resolved.caller_number, resolved.caller_name) == (CALLER_2, "李强")
+    assert resolved.call_linkedid and resolved.call_linkedid != row.call_linkedid
+    assert "社会保障卡" in article.title and article.use_count == 1
 
     lags = stats["finalLagMs"]
     print(f"\ndesk live: pop AMI→screen {stats['popLatencyMs']:.0f} ms "
