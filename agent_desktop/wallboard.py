@@ -7,7 +7,9 @@ Board). Its task subscribes to every bus event, seeds today's calls from the sto
 subscribed (so nothing falls in between; the board ignores what it already has), then
 applies each event with its envelope time. Order and survey figures are counts in the
 store (agent_desktop.wallboard_store): re-read after any order or survey event, and at
-least every `REFRESH_SECONDS` (surveys fall due with time alone).
+least every `REFRESH_SECONDS` (surveys fall due with time alone). A light event shows
+at once; the store's list (open orders only, with their unit's name) replaces the list
+on the next read.
 
 When the figures may have changed, the service publishes one `system.wallboard` event
 (`WallboardFigures`) at most every `PUSH_SECONDS`; the WebSocket hub (agent_desktop.ws)
@@ -134,10 +136,8 @@ class WallboardService:
             except SQLAlchemyError as err:
                 log.warning("wallboard.store_read_failed", error=str(err))
             else:
-                self.board.set_orders(orders)
+                self.board.set_orders(orders, lights)
                 self.board.set_surveys(surveys)
-                if not self.board.lights:
-                    self.board.lights = lights
                 self._changed.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stale.wait(), REFRESH_SECONDS)

@@ -19,9 +19,10 @@ it every bus event with the envelope's time (`apply`). `figures(now)` turns it i
 - Transcription capacity: `transcript.status` live/ended per (call, speaker) counts the
   streams in use; `system.health` of "asr" says the pool's capacity ("N streams"); a
   stream refused ("unavailable") is counted for today.
-- Orders: `order.light_yellow` / `order.light_red` go into the list of recent lights;
-  the counts of open yellow and red orders come from the store (`set_orders`), which the
-  feature re-reads after order events.
+- Orders: `order.light_yellow` / `order.light_red` go into the list of recent lights at
+  once; the counts of open yellow and red orders and the authoritative list (open orders
+  only: a replied order leaves it) come from the store (`set_orders`), which the feature
+  re-reads after order events.
 - Surveys: due / calling / done / failed today from the store (`set_surveys`).
 
 At local midnight (`roll`) calls that ended before today are dropped and the day's
@@ -255,8 +256,11 @@ class Board:
                 return False
         return True
 
-    def set_orders(self, figures: OrderFigures) -> None:
+    def set_orders(self, figures: OrderFigures, lights: list[LightChange] | None = None) -> None:
+        """Counts from the store, and its list of lit open orders (newest change first)."""
         self.orders = figures
+        if lights is not None:
+            self.lights = lights[:RECENT_LIGHTS]
 
     def set_surveys(self, figures: SurveyFigures) -> None:
         self.surveys = figures

@@ -24,7 +24,7 @@ from ivr_flows.models import CallbackJob, JobKind, JobState
 from telephony import call_repo
 from telephony.call_models import CallRecordPublic
 from workorders.lifecycle import OPEN_STATUSES
-from workorders.models import Light, WorkOrder
+from workorders.models import Light, Unit, WorkOrder
 
 MAX_CALLS = 200_000  # a day of a very busy centre
 
@@ -34,7 +34,7 @@ async def calls_since(*, session: AsyncSession, since: datetime) -> list[CallRec
 
 
 async def order_lights(*, session: AsyncSession) -> tuple[OrderFigures, list[LightChange]]:
-    """Open orders by light, and the latest ones that turned yellow or red."""
+    """Open orders by light, and the latest ones that turned yellow or red (unit by name)."""
     open_ = [s.value for s in OPEN_STATUSES]
     rows = await session.execute(
         select(col(WorkOrder.light), func.count())
@@ -44,7 +44,8 @@ async def order_lights(*, session: AsyncSession) -> tuple[OrderFigures, list[Lig
     counts = {str(light): int(n) for light, n in rows.all()}
     recent = await session.execute(
         select(col(WorkOrder.number), col(WorkOrder.light), col(WorkOrder.light_changed_at),
-               col(WorkOrder.lead_unit_id))
+               col(WorkOrder.lead_unit_id), col(Unit.short_name), col(Unit.name))
+        .outerjoin(Unit, col(Unit.id) == col(WorkOrder.lead_unit_id))
         .where(col(WorkOrder.status).in_(open_),
                col(WorkOrder.light).in_([Light.yellow.value, Light.red.value]),
                col(WorkOrder.light_changed_at).is_not(None))
@@ -52,8 +53,8 @@ async def order_lights(*, session: AsyncSession) -> tuple[OrderFigures, list[Lig
         .limit(RECENT_LIGHTS)
     )  # fmt: skip
     lights = [
-        LightChange(number=number, light=str(light), at=at, unit=unit)
-        for number, light, at, unit in recent.all()
+        LightChange(number=number, light=str(light), at=at, unit=short or name or unit)
+        for number, light, at, unit, short, name in recent.all()
     ]
     figures = OrderFigures(
         red=counts.get(Light.red.value, 0),
