@@ -187,8 +187,8 @@ def build_report(inputs: ReportInputs) -> Report:
         topics.category_counts(inputs.orders), topics.category_counts(inputs.previous_orders)
     )
     words = topics.hot(
-        topics.word_counts(inputs.orders, inputs.transcripts),
-        topics.word_counts(inputs.previous_orders, inputs.previous_transcripts),
+        topics.word_counts(inputs.orders, inputs.transcripts, inputs.vocabulary),
+        topics.word_counts(inputs.previous_orders, inputs.previous_transcripts, inputs.vocabulary),
     )
     return Report(
         period=period,

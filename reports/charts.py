@@ -122,7 +122,7 @@ def line_chart(
     """A rate (0..1) per point, drawn as percent; None leaves a gap in the line."""
     if not points or all(v is None for _, v in points):
         return _empty(title, "line", width)
-    left, right, top, bottom = 44.0, 12.0, 12.0, 34.0
+    left, right, top, bottom = 44.0, 28.0, 12.0, 34.0
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(1, len(points) - 1)
 

@@ -18,6 +18,7 @@ from reports.model import Report, Topic, UnitFigures
 from reports.periods import PRESETS, SHANGHAI, Period
 
 DASH = "—"
+OPEN_DAYS = 14  # longer periods fold the day-by-day table
 
 
 def pct(value: float | None) -> str:
@@ -100,11 +101,20 @@ def lines_section(r: Report) -> str:
 
 
 def days_section(r: Report) -> str:
+    """The daily rate chart; the day-by-day table open for a week, folded for longer.
+
+    A month's thirty rows would fill two A4 pages of a bulletin: folded, they stay on
+    screen for whoever wants them and are left out of print (the chart carries them).
+    """
     points = [(f"{d.day.month}/{d.day.day}", d.answer_rate) for d in r.days]
     chart = charts.line_chart(points, title="每日接通率")
     rows = [(d.day.isoformat(), d.offered, d.answered, pct(d.answer_rate), d.orders)
             for d in r.days]  # fmt: skip
-    return chart + table("每日", ["日期", "来电", "接通", "接通率", "工单"], rows, "days")
+    days = table("每日", ["日期", "来电", "接通", "接通率", "工单"], rows, "days")
+    if len(r.days) <= OPEN_DAYS:
+        return chart + days
+    summary = f"<summary>每日明细（{len(r.days)} 天）</summary>"
+    return f'{chart}<details class="no-print">{summary}{days}</details>'
 
 
 def kinds_section(r: Report) -> str:
@@ -135,7 +145,7 @@ def _board(title: str, units: Sequence[UnitFigures], css: str) -> str:
         f'<li>{escape(_unit_name(u))} <span class="score">{u.score or 0:.1f} 分</span></li>'
         for u in units
     )
-    items = items or '<li class="empty">无</li>'
+    items = items or '<li class="none">无</li>'
     return f'<div class="board {css}"><h3>{escape(title)}</h3><ol>{items}</ol></div>'
 
 
@@ -149,7 +159,7 @@ def boards_section(r: Report) -> str:
             for z in r.red_zone
         )
     else:
-        zone = '<li class="empty">无</li>'
+        zone = '<li class="none">无</li>'
     return (
         f'<div class="boards">{_board("红榜（前三）", r.red_board, "red-board")}'
         f"{_board('黑榜（后三）', r.black_board, 'black-board')}"

@@ -82,6 +82,7 @@ class ReportInputs:
     months: Sequence[MonthInputs] = ()  # oldest first: the red-zone months
     unit_names: Mapping[str, str] = field(default_factory=dict)
     line_names: Mapping[str, str] = field(default_factory=dict)
+    vocabulary: frozenset[str] = frozenset()  # the catalogue's cue words (hot words)
     answered_within_seconds: int = 15
     key_caller_threshold: int = 5
 

@@ -30,7 +30,7 @@ from reports.model import ExtensionRow, MonthInputs, OrderRow, ReportInputs, Tra
 from reports.periods import Period
 from reports.ranking import RED_ZONE_MONTHS
 from telephony.call_models import CallRecord, CallRecordPublic
-from workorders.models import ExtensionRequest, Unit, WorkOrder
+from workorders.models import ExtensionRequest, ResponsibilityEntry, Unit, WorkOrder
 from workorders.rates import compute_rates
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -142,6 +142,12 @@ async def extension_rows(session: AsyncSession, period: Period) -> list[Extensio
     ]
 
 
+async def vocabulary(session: AsyncSession) -> frozenset[str]:
+    """The responsibility catalogue's cue words: the hotline's own words for problems."""
+    rows = (await session.execute(sa.select(col(ResponsibilityEntry.keywords)))).scalars()
+    return frozenset(word for keywords in rows for word in keywords.split())
+
+
 async def unit_names(session: AsyncSession) -> dict[str, str]:
     query = sa.select(col(Unit.id), col(Unit.name), col(Unit.short_name))
     return {i: (short or name or i) for i, name, short in (await session.execute(query)).all()}
@@ -173,6 +179,7 @@ async def load_inputs(
             previous_orders = await order_rows(session, previous, text=True)
             previous_transcripts = await transcript_rows(session, previous)
             names = await unit_names(session)
+            words = await vocabulary(session)
     except SQLAlchemyError as err:
         raise ReportStoreError(
             f"report {period.first}..{period.last}: the store failed: {err}"
@@ -190,6 +197,7 @@ async def load_inputs(
         months=months,
         unit_names=names,
         line_names=dict(line_names or {}),
+        vocabulary=words,
         answered_within_seconds=answered_within_seconds,
         key_caller_threshold=key_caller_threshold,
     )

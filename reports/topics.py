@@ -3,12 +3,23 @@
 Theory of operation
 -------------------
 Categories are the orders' 诉求分类 (the responsibility catalogue's categories), counted
-per order. Words are the Chinese character bigrams of `knowledge.tokens` (no segmenter,
-no dictionary: the same terms the knowledge search uses) taken from each order's title
-and content and from what the caller said on calls of the period (caller transcripts);
-a word counts once per order or call (document frequency), so one long complaint cannot
-make a topic on its own. Talk and order boilerplate (你好, 市民来电反映, 要求, 处理 ...) and
-single characters or digits are not topics.
+per order. Words come from each order's title and content and from what the caller said
+on the period's calls (caller transcripts), counted once per text (document frequency:
+one long complaint cannot make a topic on its own). Two kinds of word:
+
+1. the hotline's own vocabulary: the cue words of the responsibility catalogue
+   (停水, 电梯, 维修基金 ...), found as substrings: clean words, any length;
+2. Chinese character bigrams (`knowledge.tokens`, no segmenter, no dictionary), for what
+   the vocabulary does not know yet (a new estate's name, a new policy). Bigrams that
+   straddle two words (小区停水 gives 区停) are the noise here, so a bigram counts only
+   when it is in at least `MIN_BIGRAM_TEXTS` texts and is seen next to at least two
+   different characters on one side (a word is used in varied company; a straddle
+   always sits inside the same phrase). Bigrams inside a vocabulary word are left to
+   the word.
+
+Before counting, the way orders are written is taken out (市民来电反映, 要求, 希望 ...), so
+it neither counts nor glues to the topic next to it; talk (你好, 请问) and single
+characters or digits are never topics.
 
 `hot(current, previous, limit)` takes the `limit` most frequent keys of the period, then
 puts the rising ones first (more than in the previous period of the same length, the
@@ -17,34 +28,70 @@ biggest rise first), then the others by count. A key new this period is rising.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+import re
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
 
-from knowledge.tokens import STOP_TERMS, terms
+from knowledge.tokens import STOP_TERMS, normalize
 from reports.model import OrderRow, Topic, TranscriptRow
 
 HOT_LIMIT = 10
+MIN_BIGRAM_TEXTS = 2
 
-# Bigrams every order or call has: the way orders are written, not what they are about.
-_BOILERPLATE = """
-市民 来电 反映 诉求 要求 希望 表示 问题 处理 情况 相关 部门 咨询 投诉 举报 建议 求助
-协调 解决 尽快 帮忙 帮助 核实 回复 联系 电话 工作 人员 目前 单位 进行 导致 造成 存在
-民来 电反 电咨 电投 电举 电要 电求 映称 映的 询关 询如 关于 如何 是否 能否 哪里 办理
+# Phrases of the form, longest first: removed before counting.
+_BOILERPLATE_PHRASES = """
+市民来电反映 市民来电咨询 市民来电投诉 市民来电举报 市民来电求助 市民来电建议 市民来电
+来电反映 来电咨询 来电投诉 来电举报 来电求助 来电建议 市民反映 群众反映 企业反映 反映称
+来电人 来电 反映 咨询 投诉 举报 求助 建议 要求 希望 请求 诉求 表示 称 市民 群众
 """
-REPORT_STOP = STOP_TERMS | frozenset(_BOILERPLATE.split())
+_PHRASES = sorted(_BOILERPLATE_PHRASES.split(), key=len, reverse=True)
+_FORM = re.compile("|".join(map(re.escape, _PHRASES)))
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_BOILERPLATE_BIGRAMS = """
+问题 处理 情况 相关 部门 协调 解决 尽快 帮忙 帮助 核实 回复 联系 电话 工作 人员 目前
+单位 进行 导致 造成 存在 关于 如何 是否 能否 哪里 办理 需要 不能 没人 一直 今天 昨天
+"""
+REPORT_STOP = STOP_TERMS | frozenset(_BOILERPLATE_BIGRAMS.split())
 
 
-def words_of(text: str) -> set[str]:
-    """The distinct topic words of one text."""
-    return {t for t in terms(text) if len(t) == 2 and not t.isascii() and t not in REPORT_STOP}
+def clean(text: str) -> str:
+    """Normalised text with the order-writing formulas cut out (they separate runs)."""
+    return _FORM.sub("，", normalize(text))
 
 
-def word_counts(orders: Iterable[OrderRow], transcripts: Iterable[TranscriptRow]) -> Counter[str]:
+def _texts(orders: Iterable[OrderRow], transcripts: Iterable[TranscriptRow]) -> list[str]:
+    # Title and content are separate sentences: "。" keeps them from gluing together.
+    return [clean(f"{o.title}。{o.content}") for o in orders] + [clean(t.text) for t in transcripts]
+
+
+def word_counts(
+    orders: Iterable[OrderRow],
+    transcripts: Iterable[TranscriptRow],
+    vocabulary: Collection[str] = (),
+) -> Counter[str]:
+    texts = _texts(orders, transcripts)
+    words = sorted({normalize(w) for w in vocabulary if len(w) >= 2})
     counts: Counter[str] = Counter()
-    for o in orders:
-        counts.update(words_of(f"{o.title} {o.content}"))
-    for t in transcripts:
-        counts.update(words_of(t.text))
+    docs: Counter[str] = Counter()
+    left: dict[str, set[str]] = defaultdict(set)
+    right: dict[str, set[str]] = defaultdict(set)
+    for text in texts:
+        counts.update(w for w in words if w in text)
+        seen: set[str] = set()
+        for run in _HAN_RUN.findall(text):
+            for i in range(len(run) - 1):
+                gram = run[i : i + 2]
+                if gram in REPORT_STOP:
+                    continue
+                seen.add(gram)
+                left[gram].add(run[i - 1] if i > 0 else f"^{len(left[gram])}")
+                right[gram].add(run[i + 2] if i + 2 < len(run) else f"${len(right[gram])}")
+        docs.update(seen)
+    for gram, n in docs.items():
+        if n < MIN_BIGRAM_TEXTS or any(gram in w for w in words):
+            continue
+        if len(left[gram]) >= 2 or len(right[gram]) >= 2:
+            counts[gram] = n
     return counts
 
 
