@@ -148,6 +148,7 @@ def inbox_row(order: WorkOrderPublic, unit_id: str, now: datetime, csrf: str = "
             f'<button type="submit" aria-label="签收 {number}">签收</button></form>'
         )
     search = " ".join((order.number, order.title, order.category or "", kind_label(order.kind)))
+    pending = ' <span class="badge">延期待批</span>' if order.pending_extension else ""
     return Markup(
         f'<tr class="light-{lamp.value}" data-number="{number}" '
         f'data-rank="{_LIGHT_RANK[lamp]}" data-light="{lamp.value}" '
@@ -158,7 +159,7 @@ def inbox_row(order: WorkOrderPublic, unit_id: str, now: datetime, csrf: str = "
         f'<td><a href="/portal/orders/{number}">{number}</a></td>'
         f"<td>{escape(order.title)}</td>"
         f"<td>{escape(kind_label(order.kind))}</td>"
-        f'<td class="state">{escape(unit_label(mine))}</td>'
+        f'<td class="state">{escape(unit_label(mine))}{pending}</td>'
         f"<td>{escape(local(order.deadline))}</td>"
         f'<td class="left" data-deadline="{escape(deadline)}">'
         f"{escape(time_left(order.deadline, now))}</td>"

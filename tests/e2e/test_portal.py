@@ -186,6 +186,7 @@ async def test_a_unit_acknowledges_replies_returns_and_asks_for_time_in_chromium
     await page.goto(base + "/portal/orders")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_have_attribute("data-number", red.number)
+    await expect(rows.first.locator("td.state .badge")).to_have_text("延期待批")
 
 
 async def test_an_inbox_of_200_open_orders_loads_filters_and_acknowledges(
