@@ -11,7 +11,7 @@ are listed, an operator calls and marks one done) and this feature runs nothing;
   pure planner (telephony.callback_dialer_plan.plan_dials) which to dial given who is
   ready (Core.presence) and what is in flight, *claim* each in the store (committed)
   and only then dial it in its own task of the dialer's TaskGroup; then wait for the
-  next due time, an operator state change or a finished dial (`wake()`), or
+  next due time, an operator state change or a finished dial, or
   `callback_poll_seconds`.
 - A dial: AMI Originate (Async, tracked by ChannelId) of `ivr.trunk` with the number
   into [hotline-callback] (config/asterisk/extensions_callbacks.conf.tmpl): when the
@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import CallsSettings, IvrSettings
 from hotline.bus import Bus
-from hotline.bus_events import CallbackTaskChanged
 from hotline.bus_topics import Domain
 from hotline.feature import Clock, Core, Feature
 from ivr_flows.interpreter import CallTracker, ChannelGone
@@ -58,6 +57,7 @@ from telephony.ami_errors import AmiError, AmiNotConnectedError
 from telephony.ami_events import AgentConnect, AmiEvent
 from telephony.call_models import CallbackTaskPublic
 from telephony.call_service import OperatorInterfaces
+from telephony.callback_dialer_api import routes, task_changed
 from telephony.callback_dialer_plan import (
     Candidate,
     DialerPolicy,
@@ -148,15 +148,6 @@ class CallbackDialer:
         self._interfaces = OperatorInterfaces(calls.operator_interface)
         self._active: dict[int, str] = {}  # task id -> queue
         self._wake = asyncio.Event()
-        self.dials_placed = 0
-        self.max_active = 0
-
-    @property
-    def active(self) -> int:
-        return len(self._active)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -187,6 +178,8 @@ class CallbackDialer:
     async def tick(self, tg: asyncio.TaskGroup) -> datetime | None:
         """Claim and start the dials the planner picks; when a waiting task falls due."""
         now = self._clock()
+        if len(self._active) >= self.policy.cap or not self._presence.ready():
+            return None  # nothing can start: spare the store (an operator change wakes us)
         async with self._sessions() as session:
             tasks = await repo.waiting(session=session, since=now - self.policy.max_age)
         by_id = {t.id: t for t in tasks if t.id not in self._active}
@@ -211,7 +204,6 @@ class CallbackDialer:
             if task is None:
                 continue  # another dialer took it, or an operator closed it
             self._active[pick.task_id] = pick.queue
-            self.max_active = max(self.max_active, len(self._active))
             self._publish(task)
             log.info("callback_dialer.dialing", task=task.id, attempt=task.dial_attempts,
                      queue=pick.queue, counting_on=pick.operator, call_id=channel_id)  # fmt: skip
@@ -249,7 +241,6 @@ class CallbackDialer:
         prompt = ""
         if calls.callback_prompt:
             prompt = f"{ivr.prompt_dir.rstrip('/')}/{calls.callback_prompt}"
-        self.dials_placed += 1
         progress = DialProgress()
         try:
             result = await self._ami.originate(
@@ -264,8 +255,7 @@ class CallbackDialer:
                 },
             )  # fmt: skip
         except AmiNotConnectedError:
-            self.dials_placed -= 1
-            raise
+            raise  # nothing was dialled: _dial releases the claim
         except AmiError as err:  # e.g. no OriginateResponse in time: it may have rung
             bound.warning("callback_dialer.originate_failed", error=str(err))
             return progress
@@ -336,22 +326,14 @@ class CallbackDialer:
         self._bus.publish(task_changed(task))
 
 
-def task_changed(task: CallbackTaskPublic) -> CallbackTaskChanged:
-    return CallbackTaskChanged(
-        task_id=task.id, number=task.number, line=task.line, status=task.status.value,
-        dial_state=task.dial_state.value, attempts=task.dial_attempts,
-        outcome=task.dial_outcome, reason=task.dial_reason, connected_to=task.connected_to,
-        next_dial_at=task.next_dial_at, missed_count=task.missed_count,
-    )  # fmt: skip
-
-
 def build(core: Core) -> Feature:
-    """The dialer feature: nothing to run in manual mode; a bad setting stops the start."""
+    """The dialer feature: in manual mode only its routes; a bad setting stops the start."""
     from hotline.app import StartupError  # noqa: PLC0415  (hotline.app imports the builders)
 
     calls, ivr = core.settings.calls, core.settings.ivr
+    api = routes(bus=core.bus, clock=core.clock)
     if calls.callback_mode != "auto":
-        return Feature(name="callback_dialer")
+        return Feature(name="callback_dialer", routes=api)
     if any(c in calls.callback_prompt + ivr.prompt_dir for c in ",|()"):
         raise StartupError("calls.callback_prompt and ivr.prompt_dir may not hold , | ( )")
     try:
@@ -365,5 +347,5 @@ def build(core: Core) -> Feature:
         calls=calls, ivr=ivr, catalogue=catalogue, sessionmaker=core.sessionmaker,
         ami=core.ami, bus=core.bus, presence=core.presence, clock=core.clock, tracker=tracker,
     )  # fmt: skip
-    return Feature(name="callback_dialer", ami_handlers=(tracker,),
+    return Feature(name="callback_dialer", routes=api, ami_handlers=(tracker,),
                    tasks=(dialer.run, dialer.watch))  # fmt: skip

@@ -8,7 +8,15 @@ due -> dialing, owner, lease, channel id, attempts + 1) plus the attempt row, co
 before anything is originated. Whoever gets rowcount 1 owns the dial; a second dialer
 (or one restarted) gets 0 and moves on. `finish()` only touches the task while it is
 still dialing *this* channel, so a late or repeated finish changes nothing. A task an
-operator marked done by hand meanwhile stays done.
+operator marked done by hand meanwhile stays done. `take()` lets an operator call a
+task by hand (the dialer leaves it: manual); `redial()` gives a manual task back to the
+dialer. Neither may touch a task while it is being dialled (`CallbackBusy`).
+
+Exceptions (telephony.call_repo's hierarchy)::
+
+    CallRepoError
+     ├── CallbackNotFound    no callback task with that id
+     └── CallbackBusy        being dialled, or not in a state that allows the change
 """
 
 from __future__ import annotations
@@ -28,9 +36,14 @@ from telephony.call_models import (
     CallbackTaskPublic,
     DialState,
 )
+from telephony.call_repo import CallbackNotFound, CallRepoError
 from telephony.callback_dialer_plan import TaskStep
 
 DIALER = "callback-dialer"  # done_by of a task the dialer connected
+
+
+class CallbackBusy(CallRepoError):
+    """The task is being dialled, or is not in a state that allows the change."""
 
 
 async def waiting(
@@ -102,11 +115,7 @@ async def finish(
     operator: str | None = None,
 ) -> CallbackTaskPublic | None:
     """End the attempt on `channel_id` and move the task on; None if it was not ours."""
-    dial = (
-        await session.execute(
-            select(CallbackDial).where(col(CallbackDial.channel_id) == channel_id)
-        )
-    ).scalar_one_or_none()
+    dial = await _dial(session, channel_id)
     row = await session.get(CallbackTask, task_id, populate_existing=True)
     if row is None or row.channel_id != channel_id or row.dial_state != DialState.dialing:
         await session.rollback()
@@ -148,11 +157,7 @@ async def release(
                 claimed_until=None, dial_attempts=col(CallbackTask.dial_attempts) - 1)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
-    dial = (
-        await session.execute(
-            select(CallbackDial).where(col(CallbackDial.channel_id) == channel_id)
-        )
-    ).scalar_one_or_none()
+    dial = await _dial(session, channel_id)
     if dial is not None:
         await session.delete(dial)
     await session.commit()
@@ -173,3 +178,49 @@ async def dials_of(*, session: AsyncSession, task_id: int) -> Sequence[CallbackD
         .order_by(col(CallbackDial.attempt))
     )
     return [CallbackDialPublic.model_validate(r) for r in (await session.execute(query)).scalars()]
+
+
+async def _dial(session: AsyncSession, channel_id: str) -> CallbackDial | None:
+    query = select(CallbackDial).where(col(CallbackDial.channel_id) == channel_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def take(
+    *, session: AsyncSession, task_id: int, by: str, now: datetime
+) -> CallbackTaskPublic:
+    """An operator calls this task back by hand: the dialer leaves it (manual)."""
+    return await _move(session, task_id, (DialState.waiting, DialState.manual),
+                       dial_state=DialState.manual, next_dial_at=None,
+                       dial_reason=f"taken by hand by {by} at {now.isoformat()}"[:255])  # fmt: skip
+
+
+async def redial(*, session: AsyncSession, task_id: int) -> CallbackTaskPublic:
+    """Give a manual task back to the dialer: dialled again, attempts counted afresh."""
+    return await _move(session, task_id, (DialState.manual,), dial_state=DialState.waiting,
+                       next_dial_at=None, dial_attempts=0, dial_reason=None)  # fmt: skip
+
+
+async def _move(
+    session: AsyncSession, task_id: int, allowed: tuple[DialState, ...], **values: object
+) -> CallbackTaskPublic:
+    result = await session.execute(
+        update(CallbackTask)
+        .where(col(CallbackTask.id) == task_id, col(CallbackTask.status) == CallbackStatus.open,
+               col(CallbackTask.dial_state).in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    row = await session.get(CallbackTask, task_id, populate_existing=True)
+    if row is None:
+        await session.rollback()
+        raise CallbackNotFound(f"no callback task {task_id}")
+    if getattr(result, "rowcount", 0) != 1:
+        now_is = f"{row.status}/{row.dial_state}"  # read before the rollback expires it
+        await session.rollback()
+        raise CallbackBusy(
+            f"callback task {task_id} is {now_is}: allowed only when open and "
+            f"{' or '.join(allowed)}"
+        )
+    await session.commit()
+    await session.refresh(row)
+    return CallbackTaskPublic.model_validate(row)

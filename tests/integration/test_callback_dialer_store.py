@@ -107,3 +107,29 @@ async def test_a_task_closed_by_hand_while_dialling_stays_done_and_unplaced_is_n
             0,
         )
         assert await repo.dials_of(session=session, task_id=b.id) == []
+
+
+async def test_take_by_hand_and_redial_move_only_tasks_that_are_not_being_dialled(
+    engine: AsyncEngine,
+) -> None:
+    sessions = db.session_factory(engine)
+    async with sessions() as session:
+        t = await call_repo.note_missed_call(session=session, number="13800000013", at=NOW)
+        taken = await repo.take(session=session, task_id=t.id, by="li", now=NOW)
+        assert taken.dial_state == DialState.manual and "taken by hand by li" in (
+            taken.dial_reason or ""
+        )
+        assert await repo.claim(session=session, task_id=t.id, now=NOW, owner="a",
+                                channel_id="c0", lease_until=LEASE) is None  # fmt: skip
+        with pytest.raises(call_repo.CallbackNotFound):
+            await repo.redial(session=session, task_id=t.id + 100)
+        back = await repo.redial(session=session, task_id=t.id)
+        assert (back.dial_state, back.dial_attempts, back.dial_reason) == (
+            DialState.waiting, 0, None,
+        )  # fmt: skip
+        assert await repo.claim(session=session, task_id=t.id, now=NOW, owner="a",
+                                channel_id="c", lease_until=LEASE)  # fmt: skip
+        with pytest.raises(repo.CallbackBusy, match="open/dialing"):
+            await repo.take(session=session, task_id=t.id, by="li", now=NOW)
+        with pytest.raises(repo.CallbackBusy, match="open/dialing"):
+            await repo.redial(session=session, task_id=t.id)

@@ -1,0 +1,96 @@
+"""REST endpoints of the callback dialer: attempts of a task, take it by hand, redial it.
+
+Mounted by the callback_dialer feature in both modes (the list and "done" stay in
+telephony.call_api). Operators and supervisors may:
+- GET  /api/callbacks/{id}/dials   every automatic dial of the task (outcome, operator);
+- POST /api/callbacks/{id}/take    "I call this one back myself": the dialer leaves it;
+- POST /api/callbacks/{id}/redial  give a task the dialer handed back to it again.
+A task being dialled cannot be taken or redialled (409). Changes go on the bus as
+`CallbackTaskChanged`, like the dialer's own.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from agent_desktop.errors import ApiError, NotFound
+from agent_desktop.keys import PRINCIPAL, SESSIONMAKER
+from agent_desktop.routes import Route, RouteTable
+from hotline.bus import Bus
+from hotline.bus_events import CallbackTaskChanged
+from hotline.feature import Clock
+from telephony import callback_dialer_repo as repo
+from telephony.call_api import CALLBACK_WORKERS
+from telephony.call_models import CallbackDialPublic, CallbackTaskPublic
+from telephony.call_repo import CallbackNotFound
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class DialList(BaseModel):
+    dials: list[CallbackDialPublic]
+
+
+def task_changed(task: CallbackTaskPublic) -> CallbackTaskChanged:
+    return CallbackTaskChanged(
+        task_id=task.id, number=task.number, line=task.line, status=task.status.value,
+        dial_state=task.dial_state.value, attempts=task.dial_attempts,
+        outcome=task.dial_outcome, reason=task.dial_reason, connected_to=task.connected_to,
+        next_dial_at=task.next_dial_at, missed_count=task.missed_count,
+    )  # fmt: skip
+
+
+def routes(*, bus: Bus, clock: Clock) -> RouteTable:
+    def task_id(request: web.Request) -> int:
+        return int(request.match_info["task_id"])
+
+    async def dials(request: web.Request) -> web.StreamResponse:
+        async with request.app[SESSIONMAKER]() as session:
+            found = await repo.dials_of(session=session, task_id=task_id(request))
+        return web.json_response(text=DialList(dials=list(found)).model_dump_json())
+
+    async def take(request: web.Request) -> web.StreamResponse:
+        principal = request[PRINCIPAL]
+        by = principal.user.username if principal is not None else "?"
+        async with request.app[SESSIONMAKER]() as session:
+            try:
+                task = await repo.take(session=session, task_id=task_id(request), by=by,
+                                       now=clock())  # fmt: skip
+            except CallbackNotFound as err:
+                raise NotFound(str(err)) from err
+            except repo.CallbackBusy as err:
+                raise Conflict(str(err)) from err
+        bus.publish(task_changed(task))
+        return web.json_response(text=task.model_dump_json())
+
+    async def redial(request: web.Request) -> web.StreamResponse:
+        async with request.app[SESSIONMAKER]() as session:
+            try:
+                task = await repo.redial(session=session, task_id=task_id(request))
+            except CallbackNotFound as err:
+                raise NotFound(str(err)) from err
+            except repo.CallbackBusy as err:
+                raise Conflict(str(err)) from err
+        bus.publish(task_changed(task))
+        return web.json_response(text=task.model_dump_json())
+
+    tags = ("calls",)
+    return RouteTable(
+        (
+            Route(method="GET", path=r"/api/callbacks/{task_id:\d+}/dials", handler=dials,
+                  roles=CALLBACK_WORKERS, summary="Automatic dials of a callback task",
+                  name="callback_dials", tags=tags, response=DialList),
+            Route(method="POST", path=r"/api/callbacks/{task_id:\d+}/take", handler=take,
+                  roles=CALLBACK_WORKERS,
+                  summary="Call this task back by hand: the dialer leaves it (409 if dialling)",
+                  name="callback_take", tags=tags, response=CallbackTaskPublic),
+            Route(method="POST", path=r"/api/callbacks/{task_id:\d+}/redial", handler=redial,
+                  roles=CALLBACK_WORKERS,
+                  summary="Give a task handed back to operators to the dialer again",
+                  name="callback_redial", tags=tags, response=CallbackTaskPublic),
+        )
+    )  # fmt: skip
