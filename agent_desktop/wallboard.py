@@ -113,7 +113,7 @@ class WallboardService:
             return
         for record in records:
             self.board.seed_call(record)
-        log.info("wallboard.seeded", calls=len(self.board.calls))
+        log.info("wallboard.seeded", calls=len(self.board.calls.seen))
 
     async def _push(self) -> None:
         while True:

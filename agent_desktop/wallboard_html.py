@@ -13,13 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from agent_desktop.render import Markup, escape
-from agent_desktop.wallboard_model import (
-    STATE_LABEL,
-    Figures,
-    LightChange,
-    QueueRow,
-    SeatRow,
-)
+from agent_desktop.wallboard_calls import QueueRow
+from agent_desktop.wallboard_model import STATE_LABEL, Figures, LightChange, SeatRow
 from workorders.sla import CHINA
 
 LIGHT_LABEL = {"red": "超时", "yellow": "临近"}

@@ -10,10 +10,8 @@ it every bus event with the envelope's time (`apply`). `figures(now)` turns it i
 
 - Calls (today, in the city's time zone): `call.offered` opens a call (its line and skill
   from the hotline catalogue by the number dialled), `call.routed` marks it queued,
-  `call.answered` / `call.ended` settle it. A call that ends unanswered before it was ever
-  routed hung up in the hold context: it was never offered to a queue and is dropped, as
-  telephony.call_figures does. Answer rate = answered / settled; the 15-second share =
-  answered within the target / settled; longest wait = the oldest call still waiting.
+  `call.answered` / `call.ended` settle it; running counts per line and skill in
+  agent_desktop.wallboard_calls (answer rate, the 15-second share, the longest wait).
 - Operators: `operator.state` (retained on the bus, so a new board sees every seat at
   once); the time in state counts from the envelope time of the first event of a state.
 - Transcription capacity: `transcript.status` live/ended per (call, speaker) counts the
@@ -32,12 +30,12 @@ counters restart.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from agent_desktop.wallboard_calls import UNKNOWN, CallTally, LiveCall, QueueRow
 from hotline.bus_events import (
     BusEvent,
     CallAnswered,
@@ -55,7 +53,6 @@ from workorders.sla import CHINA
 
 TARGET_SECONDS = 15
 RECENT_LIGHTS = 8
-UNKNOWN = "unknown"
 STATE_LABEL = {
     "ready": "就绪",
     "ringing": "振铃",
@@ -71,18 +68,6 @@ _ASR_STREAMS = re.compile(r"(\d+)\s+streams?")
 
 
 # ------------------------------------------------------------------------------ figures
-class QueueRow(BaseModel):
-    key: str
-    title: str
-    waiting: int = 0
-    longest_wait_since: datetime | None = None  # the oldest waiting call entered then
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    answer_rate: float | None = None
-    within_target: float | None = None
-
-
 class SeatRow(BaseModel):
     extension: str
     state: str
@@ -135,24 +120,6 @@ class Figures(BaseModel):
 
 # ------------------------------------------------------------------------------- state
 @dataclass(slots=True)
-class LiveCall:
-    line: str  # the line's id (its first DNIS) or UNKNOWN
-    skill: str  # the skill's name or UNKNOWN
-    entered_at: datetime
-    routed: bool = False
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-
-    @property
-    def waiting(self) -> bool:
-        return self.answered_at is None and self.ended_at is None
-
-    @property
-    def settled(self) -> bool:
-        return self.answered_at is not None or self.ended_at is not None
-
-
-@dataclass(slots=True)
 class Seat:
     state: str
     since: datetime
@@ -165,7 +132,7 @@ class Board:
     day: date
     target_seconds: int = TARGET_SECONDS
     asr_capacity: int = 0
-    calls: dict[str, LiveCall] = field(default_factory=dict)
+    calls: CallTally = field(default_factory=lambda: CallTally(TARGET_SECONDS))
     seats: dict[str, Seat] = field(default_factory=dict)
     streams: set[tuple[str, str]] = field(default_factory=set)
     asr_refused: int = 0
@@ -180,7 +147,7 @@ class Board:
         asr_capacity: int = 0,
     ) -> Board:
         return cls(catalogue=catalogue, day=local_day(now), target_seconds=target_seconds,
-                   asr_capacity=asr_capacity)
+                   asr_capacity=asr_capacity, calls=CallTally(target_seconds))
 
     # -- inputs ----------------------------------------------------------------------------
     def _place(self, dnis: str | None, line_id: str | None) -> tuple[str, str]:
@@ -196,39 +163,31 @@ class Board:
         if record.outcome == "hung_up_in_hold" or local_day(record.entered_at) != self.day:
             return
         line, skill = self._place(record.dnis, record.line)
-        self.calls[record.linkedid] = LiveCall(
-            line=line, skill=skill, entered_at=record.entered_at,
-            routed=record.outcome != "in_progress" or bool(record.queue or record.route),
-            answered_at=record.answered_at, ended_at=record.ended_at,
-        )  # fmt: skip
+        call = LiveCall(line=line, skill=skill, entered_at=record.entered_at)
+        calls = self.calls
+        if not calls.offered(record.linkedid, call):
+            return
+        if record.outcome != "in_progress" or record.queue or record.route:
+            calls.routed(record.linkedid)
+        if record.answered_at is not None:
+            calls.answered(record.linkedid, record.answered_at)
+        if record.ended_at is not None:
+            calls.routed(record.linkedid)  # it was offered to a queue: not hung up in hold
+            calls.ended(record.linkedid)
 
     def apply(self, event: BusEvent, at: datetime) -> bool:
         """Take one bus event published at `at`; True if the figures may have changed."""
         match event:
             case CallOffered():
-                if event.linkedid in self.calls:
-                    return False  # delivered twice, or already seeded from the store
                 line, skill = self._place(event.dnis, None)
-                self.calls[event.linkedid] = LiveCall(line=line, skill=skill, entered_at=at)
+                call = LiveCall(line=line, skill=skill, entered_at=at)
+                return self.calls.offered(event.linkedid, call)
             case CallRouted():
-                call = self.calls.get(event.linkedid)
-                if call is None:
-                    return False
-                call.routed = True
+                return self.calls.routed(event.linkedid)
             case CallAnswered():
-                call = self.calls.get(event.linkedid)
-                if call is None or call.answered_at is not None:
-                    return False
-                call.answered_at = at
-                call.routed = True
+                return self.calls.answered(event.linkedid, at)
             case CallEnded():
-                call = self.calls.get(event.linkedid)
-                if call is None or call.ended_at is not None:
-                    return False
-                if not event.answered and not call.routed and call.answered_at is None:
-                    del self.calls[event.linkedid]  # hung up in the hold context
-                else:
-                    call.ended_at = at
+                return self.calls.ended(event.linkedid)
             case OperatorState():
                 seat = self.seats.get(event.extension)
                 if seat is None or seat.state != event.state:
@@ -271,25 +230,14 @@ class Board:
         if today == self.day:
             return
         self.day = today
-        self.calls = {k: c for k, c in self.calls.items() if c.waiting}
+        self.calls.new_day()
         self.asr_refused = 0
 
     # -- output ----------------------------------------------------------------------------
     def figures(self, now: datetime) -> Figures:
         self.roll(now)
-        total = _Acc("total", "全部")
-        lines: dict[str, _Acc] = {}
-        skills: dict[str, _Acc] = {}
-        for line in self.catalogue.lines:
-            lines[line.id] = _Acc(line.id, line.name)
-        for name, skill in self.catalogue.skills.items():
-            skills[name] = _Acc(name, skill.title)
-        for call in self.calls.values():
-            total.add(call, self.target_seconds)
-            lines.setdefault(call.line, _Acc(call.line, _unknown(call.line))).add(
-                call, self.target_seconds)
-            skills.setdefault(call.skill, _Acc(call.skill, _unknown(call.skill))).add(
-                call, self.target_seconds)
+        lines = {line.id: line.name for line in self.catalogue.lines}
+        skills = {name: skill.title for name, skill in self.catalogue.skills.items()}
         counts = dict.fromkeys(STATE_ORDER, 0)
         for seat in self.seats.values():
             counts[seat.state] = counts.get(seat.state, 0) + 1
@@ -298,9 +246,9 @@ class Board:
             now=now,
             day=self.day,
             target_seconds=self.target_seconds,
-            total=total.row(),
-            lines=_busy_first(lines.values()),
-            skills=_busy_first(skills.values()),
+            total=self.calls.row("total", "total", "全部"),
+            lines=self.calls.rows("line", lines),
+            skills=self.calls.rows("skill", skills),
             seat_counts=counts,
             seats=[SeatRow(extension=ext, state=s.state, label=seat_label(s.state, s.reason),
                            since=s.since) for ext, s in seats],
@@ -329,47 +277,5 @@ def seat_label(state: str, reason: str | None) -> str:
     return label
 
 
-def _unknown(key: str) -> str:
-    return "未识别" if key == UNKNOWN else key
-
-
 def _state_rank(state: str) -> int:
     return STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER)
-
-
-class _Acc:
-    def __init__(self, key: str, title: str) -> None:
-        self.key, self.title = key, title
-        self.offered = self.answered = self.abandoned = self.settled = self.within = 0
-        self.waiting = 0
-        self.oldest: datetime | None = None
-
-    def add(self, call: LiveCall, target: int) -> None:
-        self.offered += 1
-        if call.waiting:
-            self.waiting += 1
-            if self.oldest is None or call.entered_at < self.oldest:
-                self.oldest = call.entered_at
-            return
-        self.settled += 1
-        if call.answered_at is not None:
-            self.answered += 1
-            self.within += (call.answered_at - call.entered_at).total_seconds() <= target
-        else:
-            self.abandoned += 1
-
-    def row(self) -> QueueRow:
-        def share(n: int) -> float | None:
-            return round(n / self.settled, 4) if self.settled else None
-
-        return QueueRow(key=self.key, title=self.title, waiting=self.waiting,
-                        longest_wait_since=self.oldest, offered=self.offered,
-                        answered=self.answered, abandoned=self.abandoned,
-                        answer_rate=share(self.answered), within_target=share(self.within))
-
-
-def _busy_first(accs: Iterable[_Acc]) -> list[QueueRow]:
-    """Rows with calls today, those with callers waiting first; quiet rows left out."""
-    rows = [a.row() for a in accs if a.offered]
-    return sorted(rows, key=lambda r: (-r.waiting, -r.offered, r.key))
-
