@@ -64,7 +64,6 @@ from telephony.callback_dialer_plan import (
     DialProgress,
     interrupted_step,
     next_step,
-    next_wake,
     observe,
     plan_dials,
     queue_for,
@@ -180,8 +179,10 @@ class CallbackDialer:
         now = self._clock()
         if len(self._active) >= self.policy.cap or not self._presence.ready():
             return None  # nothing can start: spare the store (an operator change wakes us)
+        since = now - self.policy.max_age
         async with self._sessions() as session:
-            tasks = await repo.waiting(session=session, since=now - self.policy.max_age)
+            tasks = await repo.waiting(session=session, since=since, now=now)
+            upcoming = await repo.next_due(session=session, since=since, now=now)
         by_id = {t.id: t for t in tasks if t.id not in self._active}
         candidates = [
             Candidate(t.id, queue_for(t.line, self._catalogue), t.first_missed_at,
@@ -208,7 +209,7 @@ class CallbackDialer:
             log.info("callback_dialer.dialing", task=task.id, attempt=task.dial_attempts,
                      queue=pick.queue, counting_on=pick.operator, call_id=channel_id)  # fmt: skip
             tg.create_task(self._dial(task, pick.queue, channel_id), name=f"callback-{task.id}")
-        return next_wake(candidates, now=now, policy=self.policy)
+        return None if upcoming is None else self.policy.hours.next_open(upcoming)
 
     # -- one dial ---------------------------------------------------------------------------
 

@@ -176,20 +176,6 @@ def plan_dials(
     return picks
 
 
-def next_wake(
-    candidates: Iterable[Candidate], *, now: datetime, policy: DialerPolicy
-) -> datetime | None:
-    """When the earliest task not yet due becomes due (inside calling hours)."""
-    times = [
-        c.next_dial_at for c in candidates
-        if c.next_dial_at is not None and c.next_dial_at > now
-        and c.last_missed_at >= now - policy.max_age
-    ]  # fmt: skip
-    if not times:
-        return None
-    return policy.hours.next_open(min(times))
-
-
 # -- 2. what an attempt came to ------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,21 +47,37 @@ class CallbackBusy(CallRepoError):
 
 
 async def waiting(
-    *, session: AsyncSession, since: datetime, limit: int = 200
+    *, session: AsyncSession, since: datetime, now: datetime, limit: int = 200
 ) -> list[CallbackTaskPublic]:
-    """Open tasks waiting for the dialer whose last miss is after `since`, oldest first."""
+    """Open tasks waiting for the dialer, due by `now`, missed after `since`; oldest first."""
     query = (
         select(CallbackTask)
         .where(
-            col(CallbackTask.status) == CallbackStatus.open,
-            col(CallbackTask.dial_state) == DialState.waiting,
-            col(CallbackTask.last_missed_at) >= since,
+            *_waiting(since),
+            or_(col(CallbackTask.next_dial_at).is_(None), col(CallbackTask.next_dial_at) <= now),
         )
         .order_by(col(CallbackTask.first_missed_at), col(CallbackTask.id))
         .limit(limit)
     )
     rows = (await session.execute(query)).scalars()
     return [CallbackTaskPublic.model_validate(r) for r in rows]
+
+
+async def next_due(*, session: AsyncSession, since: datetime, now: datetime) -> datetime | None:
+    """When the next waiting task that is not due yet falls due."""
+    query = select(func.min(CallbackTask.next_dial_at)).where(
+        *_waiting(since), col(CallbackTask.next_dial_at) > now
+    )
+    value: datetime | None = (await session.execute(query)).scalar()
+    return value
+
+
+def _waiting(since: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        col(CallbackTask.status) == CallbackStatus.open,
+        col(CallbackTask.dial_state) == DialState.waiting,
+        col(CallbackTask.last_missed_at) >= since,
+    )
 
 
 async def claim(

@@ -52,6 +52,11 @@ async def test_a_retry_waits_its_time_a_late_finish_is_ignored_and_a_lease_expir
         moved = await repo.finish(session=session, task_id=task.id, channel_id="c1", now=NOW,
                                   step=retry, hangup_cause=17, dial_status="BUSY")  # fmt: skip
         assert moved is not None and moved.next_dial_at == NOW + timedelta(minutes=10)
+        since = NOW - timedelta(hours=1)
+        assert await repo.waiting(session=session, since=since, now=NOW) == []
+        assert await repo.next_due(session=session, since=since, now=NOW) == NOW + timedelta(
+            minutes=10
+        )
         # Finishing the same dial again (a repeat, or a stale server) changes nothing.
         assert await repo.finish(session=session, task_id=task.id, channel_id="c1", now=NOW,
                                  step=interrupted_step(1)) is None  # fmt: skip
@@ -100,7 +105,7 @@ async def test_a_task_closed_by_hand_while_dialling_stays_done_and_unplaced_is_n
             "1001",
         )
         await repo.release(session=session, task_id=b.id, channel_id="cb", retry_at=NOW)
-        (waiting,) = await repo.waiting(session=session, since=NOW - timedelta(hours=1))
+        (waiting,) = await repo.waiting(session=session, since=NOW - timedelta(hours=1), now=NOW)
         assert (waiting.id, waiting.dial_state, waiting.dial_attempts) == (
             b.id,
             DialState.waiting,

@@ -20,7 +20,6 @@ from telephony.callback_dialer_plan import (
     Pick,
     interrupted_step,
     next_step,
-    next_wake,
     observe,
     plan_dials,
     queue_for,
@@ -85,11 +84,6 @@ def test_closed_hours_a_later_retry_and_old_misses_are_not_dialled() -> None:
     assert plan([later], ready) == []
     assert plan([later], ready, now=MORNING + timedelta(minutes=5)) == [Pick(1, GENERAL, "1001")]
     assert plan([task(2, minutes_ago=25 * 60)], ready) == []  # max_age 24 h
-    assert next_wake([later], now=MORNING, policy=POLICY) == MORNING + timedelta(minutes=5)
-    evening_retry = task(1, next_dial_at=EVENING)
-    assert next_wake([evening_retry], now=MORNING, policy=POLICY) == datetime(
-        2026, 11, 25, 1, 0, tzinfo=UTC
-    )  # 09:00 the next day
 
 
 def test_a_callback_joins_its_lines_skill_queue_or_the_default_group() -> None:
