@@ -215,7 +215,8 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         second.start()
         await expect(page.locator("#pop-number")).to_have_text(CALLER_2, timeout=20_000)
         await expect(page.locator("#f-caller-number")).to_have_value(CALLER_2)
-        await expect(page.locator("#transcript li")).to_have_count(0)  # a new call, a new page
+        # A new call starts clean: the first caller's words are gone (this one is silent).
+        await expect(page.locator("#transcript li.caller")).to_have_count(0)
         await expect(page.locator("#desk-notice")).to_be_empty()
         await page.evaluate("document.activeElement.blur()")
         await page.keyboard.press("/")
@@ -232,10 +233,13 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await page.keyboard.press("Alt+j")
         await expect(notice).to_contain_text("已即办办结")
         on_call = await notice.get_attribute("data-order")
-        await expect(state).to_have_attribute("data-state", "wrap_up", timeout=20_000)
-        await page.keyboard.press("Alt+r")  # after-call work done by hand
-        await expect(state).to_have_attribute("data-state", "ready")
         assert (await asyncio.to_thread(second.wait, 20)).exit_code == 0
+        await expect(state).not_to_have_attribute("data-state", "talking")
+        # Taken during the call, the order leaves the seat in 话后整理 (Alt+R ends it);
+        # taken after it (a loaded machine is slow to type), the desk went 就绪 itself.
+        if await state.get_attribute("data-state") == "wrap_up":
+            await page.keyboard.press("Alt+r")
+        await expect(state).to_have_attribute("data-state", "ready")
         await screenshot(page, "on-call")
     finally:
         pbx.cli(f"queue unpause member PJSIP/op{ext}")  # the shared PBX stays usable
