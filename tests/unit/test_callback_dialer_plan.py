@@ -7,7 +7,13 @@ from datetime import UTC, datetime, time, timedelta
 from functools import reduce
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from config.settings import Settings
+from hotline.app import StartupError
+from hotline.feature import Core
 from ivr_flows.jobs import CallingHours, RetryPolicy
+from telephony import callback_dialer
 from telephony.ami_events import AgentConnect, AmiEvent, DialEnd, Hangup, Newstate, UserEvent
 from telephony.call_models import DialState
 from telephony.call_service import OperatorInterfaces
@@ -174,3 +180,22 @@ def test_a_dial_interrupted_by_a_restart_goes_to_the_operators() -> None:
         DialState.manual, DialOutcome.interrupted, None,
     )  # fmt: skip
     assert "not dialled again" in step.reason
+
+
+def _core(**calls: object) -> Core:
+    settings = Settings.model_validate({"calls": calls})
+    # The builder only keeps these (no I/O at build time): plain stand-ins suffice.
+    return Core(settings=settings, sessionmaker=None, ami=None, bus=None)  # type: ignore[arg-type]
+
+
+def test_manual_mode_runs_no_dialer_and_auto_runs_one_with_its_routes() -> None:
+    manual = callback_dialer.build(_core())
+    assert (manual.tasks, manual.ami_handlers) == ((), ())
+    assert manual.routes is not None and len(manual.routes.routes) == 3
+    auto = callback_dialer.build(_core(callback_mode="auto"))
+    assert len(auto.tasks) == 2 and isinstance(auto.ami_handlers[0], callback_dialer.DialTracker)
+
+
+def test_a_prompt_that_would_break_the_dialplan_stops_the_start() -> None:
+    with pytest.raises(StartupError, match="callback_prompt"):
+        callback_dialer.build(_core(callback_mode="auto", callback_prompt="a,b"))
