@@ -8,12 +8,15 @@ calls 12345 while no softphone is registered, the board shows one caller waiting
 line and its wait counting up; the citizen gives up and the abandoned count goes to 1.
 A softphone registers, a second citizen is answered: the answered count goes to 1 and
 the operator's seat shows 通话中. Screenshots: 100 seats, a caller waiting, after both.
+A second test: the SLA clock turns orders yellow and red and a survey finishes while an
+admin watches; the counts, the lit orders and the surveys done follow by push.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,14 +25,21 @@ from playwright.async_api import Page, expect
 from accounts import repo as accounts
 from accounts.roles import Role
 from agent_desktop.wallboard import build as wallboard
-from hotline.bus_events import OperatorState
+from hotline.bus_events import OperatorState, SurveyResult
 from hotline.pbx_watch import build as pbx_connection
+from ivr_flows import repo as jobs
+from ivr_flows.models import CallbackJob, JobState
 from lab.baresip import Softphone
 from lab.pbx import Pbx
 from lab.sipp import Citizen
 from telephony.call_service import build as calls
 from telephony.operator_service import build as operators
 from tests.fixtures.server import ServerHandle
+from workorders.feature import build as workorders
+from workorders.feature import city_policy
+from workorders.lifecycle import Assignment
+from workorders.models import DispatchRole, OrderKind, WorkOrderCreate
+from workorders.service import Actor, OrderService
 
 pytestmark = pytest.mark.e2e
 USERNAME = "floor-boss"
@@ -62,6 +72,7 @@ async def test_the_wallboard_follows_real_calls_by_push_with_100_seats(
     try:
         await page.goto(base + "/wallboard")
         await expect(page).to_have_url(f"{base}/login?next=/wallboard")
+        await expect(page.locator("input[name=username]")).to_be_focused()
         await page.keyboard.type(USERNAME)
         await page.keyboard.press("Tab")
         await page.keyboard.type(PASSWORD)
@@ -121,3 +132,56 @@ async def test_the_wallboard_follows_real_calls_by_push_with_100_seats(
     finally:
         if ext:
             pbx.cli(f"queue unpause member PJSIP/op{ext}")  # the shared PBX stays usable
+
+
+async def test_orders_turning_red_and_surveys_done_show_up_by_push(
+    server_factory: Callable[..., Awaitable[ServerHandle]], page: Page, screenshot: Shoot,
+) -> None:
+    """The SLA clock turns orders yellow and red, a survey finishes: no reload needed."""
+    server = await server_factory(builders=(pbx_connection, operators, workorders, wallboard),
+                                  workorders={"clock_interval": 0.3})  # fmt: skip
+    async with server.core.sessionmaker() as session:
+        await accounts.create_user(session=session, username=USERNAME, password=PASSWORD,
+                                   role=Role.admin, display_name="钱管理")  # fmt: skip
+    base = server.http_url
+    await page.goto(base + "/login?next=/wallboard")
+    await expect(page.locator("input[name=username]")).to_be_focused()
+    await page.keyboard.type(USERNAME)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(base + "/wallboard")  # admins watch the floor too
+    await expect(page.locator("#wb-link")).to_have_attribute("data-state", "live")
+    await expect(page.locator("#wb-red")).to_have_text("0")
+    await page.evaluate("window.__noReload = true")
+
+    moment = datetime.now(UTC)
+    svc = OrderService(sessionmaker=server.core.sessionmaker, publisher=server.core.bus,
+                       policy=city_policy(server.core), clock=lambda: moment)  # fmt: skip
+    numbers = []
+    for limit, hours_ago in (("h3", 4), ("h24", 20), ("d7", 1)):
+        moment = datetime.now(UTC) - timedelta(hours=hours_ago)
+        draft = WorkOrderCreate(kind=OrderKind.complaint, category="供水/停水漏水", title="停水",
+                                content="小区停水", time_limit_class=limit,
+                                caller_number="13800001111")  # fmt: skip
+        order = await svc.take(draft, [Assignment("water", DispatchRole.lead)],
+                               actor=Actor("op", Role.operator))  # fmt: skip
+        numbers.append(order.number)
+    await expect(page.locator("#wb-red")).to_have_text("1")
+    await expect(page.locator("#wb-yellow")).to_have_text("1")
+    await expect(page.locator("#wb-open")).to_have_text("3")
+    lit = page.locator("#wb-lights li")
+    await expect(lit).to_have_count(2)
+    await expect(page.locator("#wb-lights")).to_contain_text(numbers[0])
+    await expect(page.locator("#wb-lights li.light-red")).to_contain_text("供水公司")
+
+    async with server.core.sessionmaker() as session:
+        await jobs.add_job(session=session, job=CallbackJob(
+            kind="survey", flow="survey", order_id=numbers[2], number="13800001111",
+            dedupe_key="e2e-survey", state=JobState.done, due_at=datetime.now(UTC),
+            finished_at=datetime.now(UTC)))  # fmt: skip
+    server.core.bus.publish(SurveyResult(order_id=numbers[2], outcome="answered_result",
+                                         satisfaction="满意", solved=True, attempts=1))
+    await expect(page.locator("#wb-survey-done")).to_have_text("1")
+    assert await page.evaluate("window.__noReload === true")
+    await screenshot(page, "lights-and-surveys")
