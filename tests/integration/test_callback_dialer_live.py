@@ -115,6 +115,7 @@ async def test_an_abandoned_call_is_called_back_and_connected_to_a_ready_operato
     async with task_changes(server) as changes:
         phone = softphone_factory(pbx, 0)
         async with ready_operator(server, pbx, phone) as (ext, _):
+            ready_at = time.time()
             await asyncio.to_thread(phone.wait_event, "CALL_ESTABLISHED", 30)
 
             async def connected() -> CallbackTaskPublic | None:
@@ -125,12 +126,18 @@ async def test_an_abandoned_call_is_called_back_and_connected_to_a_ready_operato
             phone.hangup()
             assert phone_of_citizen.wait(15).exit_code == 0
         seen: list[CallbackTaskChanged] = []
+        at: dict[str, float] = {}
         async with asyncio.timeout(10):
             async for message in changes:
                 assert isinstance(message.event, CallbackTaskChanged)
                 seen.append(message.event)
+                at[message.event.dial_state] = message.envelope.time.timestamp()
                 if message.event.dial_state == "connected":
                     break
+    prompt_seconds = ((prompts / "callback_connect.wav").stat().st_size - 44) / 16000
+    print(f"\ncallback: operator ready -> dial {at['dialing'] - ready_at:.2f} s, "
+          f"dial -> connected to the operator {at['connected'] - at['dialing']:.2f} s "
+          f"(prompt {prompt_seconds:.2f} s)")  # fmt: skip
     assert (done.dial_state, done.connected_to, done.dial_attempts, done.done_by) == (
         DialState.connected, ext, 1, dialer_repo.DIALER,
     )  # fmt: skip
