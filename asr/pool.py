@@ -1,4 +1,5 @@
-"""The recognizer pool: the only module that imports vosk.
+"""The recognizer pool: the only module that imports vosk (`load_model` and
+`make_recognizer` serve asr.speech, the one-shot recognizer for IVR answers).
 
 Theory of operation
 -------------------
@@ -43,12 +44,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import queue
 import random
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +100,19 @@ class PoolConfig:
     @property
     def stream_limit(self) -> int:
         return self.max_streams or 2 * self.worker_count
+
+
+def load_model(path: Path) -> Any:
+    """A `vosk.Model` (blocking, seconds: call it from a thread). Also used by asr.speech."""
+    vosk.SetLogLevel(-2)
+    return vosk.Model(str(path))
+
+
+def make_recognizer(model: Any, sample_rate: int, grammar: Sequence[str] | None = None) -> Any:
+    """A fresh `vosk.KaldiRecognizer`, restricted to the `grammar` phrases if given."""
+    if grammar is None:
+        return vosk.KaldiRecognizer(model, sample_rate)
+    return vosk.KaldiRecognizer(model, sample_rate, json.dumps(list(grammar), ensure_ascii=False))
 
 
 class ResultListener(Protocol):
@@ -306,8 +322,7 @@ class RecognizerPool:
             self._spare_cond.wait_for(lambda: self._spare_list or self._stopping, timeout)
 
     def _load(self) -> Any:
-        vosk.SetLogLevel(-2)
-        return vosk.Model(str(self.config.model_path))
+        return load_model(self.config.model_path)
 
     async def stop(self) -> None:
         """Stop the workers (streams still open are abandoned)."""

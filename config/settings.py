@@ -223,6 +223,15 @@ class IvrSettings(_Section):
     retry_backoff_minutes: float = Field(30.0, ge=0)
     retry_factor: float = Field(2.0, ge=1)
     poll_seconds: float = Field(5.0, gt=0)
+    # Spoken answers and recorded comments (flows' `listen` / `record` steps).
+    speech: bool = Field(False, description="recognize spoken answers and comments")
+    speech_model: Path | None = Field(None, description="Vosk model; default asr.model_path")
+    record_dir: str = Field(
+        "/var/spool/asterisk/hotline-ivr", description="where Asterisk records answers"
+    )
+    record_read_dir: Path | None = Field(
+        None, description="the same folder as the server reads it; default record_dir"
+    )
 
     @model_validator(mode="after")
     def _hours(self) -> IvrSettings:

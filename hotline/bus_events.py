@@ -297,7 +297,8 @@ class SurveyResult(BusEvent):
     """A satisfaction survey callback (回访) ended: answered, or given up (see `outcome`).
 
     satisfaction is 满意 / 基本满意 / 不满意 (None without an answer); solved is whether
-    the citizen said the problem was solved (None: not answered).
+    the citizen said the problem was solved (None: not answered); comment is the
+    transcript of the citizen's recorded comment (None: none recorded).
     """
 
     domain = Domain.ORDER
@@ -310,6 +311,7 @@ class SurveyResult(BusEvent):
     attempts: int = Field(ge=0)
     reason: str = ""
     job_id: int | None = None
+    comment: str | None = None
 
 
 class SupervisionCallResult(BusEvent):

@@ -16,10 +16,26 @@ asks for a key (`choices`), goes on (`next`), or ends the call (`end = true`)::
     invalid = ["invalid_choice"]       # said before asking again after a wrong key
     exhausted = "goodbye"              # where to go when the retries run out
 
+    listen = true                      # also take the answer spoken (a Vosk grammar)
+    silence = 2                        # seconds of silence that end the spoken answer
+
     [steps.satisfaction.choices.1]     # keypad 1 (one of 0-9 * #)
-    words = ["满意"]                    # the same answer spoken (for a speech grammar)
-    set = { satisfaction = "满意" }     # what the answer records
+    words = ["满意", "非常 满意"]        # the same answer spoken: vocabulary words,
+    set = { satisfaction = "满意" }     #   space-separated; what the answer records
     next = "solved"
+
+    [steps.comment]                    # a recorded comment, transcribed (full Vosk)
+    say = ["ask_comment"]
+    record = true
+    max_seconds = 30                   # the longest comment kept
+    silence = 3                        # seconds of silence that end it
+    next = "thanks"
+
+Spoken answers and comments need `ivr.speech = true` and a model in the flows' language
+(`ivr.speech_model`, default `asr.model_path`); every word of every `words` phrase must be
+in that model's vocabulary, or the server refuses to start naming the flow, the step and
+the word (`check_vocabulary`). With `ivr.speech = false` a `listen` step takes keys only
+and `record` steps are skipped.
 
 Prompts are names from the catalogue (config/ivr/prompts.toml: name = the text a
 synthesizer speaks; the sound file is prompts/<name>.wav). "$var" in `say` speaks the
@@ -32,14 +48,15 @@ prompts.toml.
 
 Errors::
 
-    FlowError       a flow file is wrong (path, line, message)
+    FlowError       a flow file is wrong (path, line, message), or speaks a word the
+                    speech model does not know
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +95,10 @@ class Step(_Strict):
     say: tuple[str, ...] = ()
     next: str | None = None
     end: bool = False
+    listen: bool = False
+    record: bool = False
+    silence: float = Field(2.0, gt=0, le=10)
+    max_seconds: float = Field(10.0, gt=0, le=120)
     choices: dict[str, Choice] = Field(default_factory=dict)
     timeout: float = Field(5.0, gt=0, le=60)
     retries: int = Field(1, ge=0, le=5)
@@ -87,10 +108,20 @@ class Step(_Strict):
     set: dict[str, str] = Field(default_factory=dict)
 
     @property
-    def kind(self) -> Literal["ask", "play", "end"]:
+    def kind(self) -> Literal["ask", "record", "play", "end"]:
         if self.choices:
             return "ask"
+        if self.record:
+            return "record"
         return "end" if self.end else "play"
+
+    def phrases(self) -> dict[str, str]:
+        """Spoken phrase (words joined by one space) -> the key of its choice."""
+        return {
+            " ".join(words.split()): key
+            for key, choice in self.choices.items()
+            for words in choice.words
+        }
 
 
 class _FlowDoc(_Strict):
@@ -115,6 +146,20 @@ class Flow:
 
     def step(self, name: str) -> Step:
         return self.steps[name]
+
+    @property
+    def uses_speech(self) -> bool:
+        return any(s.listen or s.record for s in self.steps.values())
+
+    def spoken_words(self) -> list[tuple[str, str]]:
+        """(step, word) for every vocabulary word a listening step's grammar holds."""
+        return [
+            (name, word)
+            for name, step in self.steps.items()
+            if step.listen
+            for phrase in step.phrases()
+            for word in phrase.split()
+        ]
 
     def prompts(self) -> set[str]:
         """Every prompt name the flow may say (digits included when it spells values)."""
@@ -182,6 +227,22 @@ def load_flows(directory: Path) -> dict[str, Flow]:
     return flows
 
 
+def check_vocabulary(
+    flows: Mapping[str, Flow], known: Callable[[str], bool], model: str = "the speech model"
+) -> None:
+    """Refuse a spoken word the model cannot recognize (a grammar would drop it silently):
+    FlowError naming the flow's file and line, the flow, the step and the word."""
+    for flow in flows.values():
+        unknown = [(step, word) for step, word in flow.spoken_words() if not known(word)]
+        if unknown:
+            step, word = unknown[0]
+            others = sorted({w for _, w in unknown[1:]} - {word})
+            more = f" (also: {', '.join(others)})" if others else ""
+            line = _Locator(flow.path.read_text(encoding="utf-8")).find(("steps", step))
+            raise FlowError(flow.path, line, f"flow {flow.name!r}, step {step!r}: spoken word "
+                            f"{word!r} is not in the vocabulary of {model}{more}")  # fmt: skip
+
+
 def _read(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -231,10 +292,11 @@ def _problems(doc: _FlowDoc, prompts: Mapping[str, str]) -> list[tuple[str, Loc]
         step_ref(step.next, (*base, "next"), f"steps.{name}.next")
         step_ref(step.exhausted, (*base, "exhausted"), f"steps.{name}.exhausted")
         kind = step.kind
-        if kind == "play" and step.next is None:
+        if kind in ("play", "record") and step.next is None:
             out.append((f"steps.{name}: needs `next`, `choices` or `end = true`", base))
-        if kind != "play" and step.next is not None:
+        if kind in ("ask", "end") and step.next is not None:
             out.append((f"steps.{name}: `next` only belongs to a step without choices", base))
+        out.extend(_speech_problems(name, step))
         if kind == "end" and not step.say:
             out.append((f"steps.{name}: an end step says something first", base))
         for key, choice in step.choices.items():
@@ -249,6 +311,27 @@ def _problems(doc: _FlowDoc, prompts: Mapping[str, str]) -> list[tuple[str, Loc]
         return out
     for name in sorted(set(steps) - _reachable(doc)):
         out.append((f"steps.{name}: no path from `start` reaches it", ("steps", name)))
+    return out
+
+
+def _speech_problems(name: str, step: Step) -> list[tuple[str, Loc]]:
+    out: list[tuple[str, Loc]] = []
+    base: Loc = ("steps", name)
+    if step.record and (step.choices or step.end):
+        out.append((f"steps.{name}: a `record` step has no choices and is not the end",
+                    (*base, "record")))  # fmt: skip
+    if step.listen and not step.phrases():
+        out.append((f"steps.{name}: `listen` needs `words` on its choices", (*base, "listen")))
+    seen: dict[str, str] = {}
+    for key, choice in step.choices.items():
+        for words in choice.words:
+            phrase = " ".join(words.split())
+            loc: Loc = (*base, "choices", key, "words")
+            if not phrase:
+                out.append((f"steps.{name}.choices.{key}.words: an empty phrase", loc))
+            elif seen.setdefault(phrase, key) != key:
+                out.append((f"steps.{name}.choices.{key}.words: {phrase!r} is also a word "
+                            f"of choice {seen[phrase]}", loc))  # fmt: skip
     return out
 
 

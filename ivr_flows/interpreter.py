@@ -10,6 +10,13 @@ one command (read a key, or say the prompts and hang up), reports with a UserEve
 ``HotlineIvr`` (Seq, Step, Digits, Status) and idles; the pure `FlowRun` turns the
 report into the next command, sent as Setvar IVR_CMD + Redirect back to ``cmd``.
 
+Spoken answers and comments (`speech` given): for a ``listen`` or ``record`` command
+the dialplan records into ``<record_dir>/<channel id>-<seq>.wav`` and reports the
+recording; the interpreter reads that file (as the server sees it: `record_read_dir`),
+has it recognized off the loop (`SpeechToText`: the step's phrases as a grammar for an
+answer, the full model for a comment), deletes it, and feeds the text to the run. A key
+that ended a spoken answer's recording is taken from AMI's DTMFEnd on the channel.
+
 The attempt ends with the channel's Hangup. A failed Originate is classified by that
 Hangup's cause and the DialEnd status (`ivr_flows.outcomes`), never by its Reason. When
 the AMI link drops mid-call, the resync after the reconnect tells whether the channel
@@ -24,9 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -43,6 +53,7 @@ from telephony.ami_events import (
     AmiEvent,
     ChannelSnapshot,
     DialEnd,
+    DTMFEnd,
     Hangup,
     Newstate,
     ResyncCompleted,
@@ -53,6 +64,12 @@ from telephony.ami_events import (
 log = structlog.get_logger(__name__)
 RINGING = 5
 HANGUP_GRACE = 5.0  # seconds to wait for the Hangup after a failed Originate
+
+
+class SpeechToText(Protocol):
+    """Recognizes a recording (asr.speech.SpeechRecognizer); raises on unreadable audio."""
+
+    async def recognize_file(self, path: Path, phrases: Sequence[str] | None = None) -> str: ...
 
 
 class CallNotPlaced(Exception):
@@ -75,6 +92,7 @@ class CallReport:
     answers: list[dict[str, str]] = field(default_factory=list)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    comment: str | None = None  # the recorded comment's transcript
 
 
 class CallTracker:
@@ -97,7 +115,7 @@ class CallTracker:
         return len(self._calls)
 
     async def on_ami_event(self, event: AmiEvent) -> None:
-        if isinstance(event, Hangup | UserEvent | Newstate | ChannelSnapshot):
+        if isinstance(event, Hangup | UserEvent | Newstate | ChannelSnapshot | DTMFEnd):
             uid = event.uniqueid
             if isinstance(event, ChannelSnapshot):
                 if self._seen is not None:
@@ -130,26 +148,41 @@ class FlowInterpreter:
     """Places one call that runs a flow (the scheduler's `CallPlacer`)."""
 
     def __init__(
-        self, ami: AmiClient, tracker: CallTracker, settings: IvrSettings, clock: Clock
-    ) -> None:
-        if any(c in settings.prompt_dir for c in "|&,"):
-            raise ValueError(f"ivr.prompt_dir {settings.prompt_dir!r} may not hold | & or ,")
+        self, ami: AmiClient, tracker: CallTracker, settings: IvrSettings, clock: Clock,
+        speech: SpeechToText | None = None,
+    ) -> None:  # fmt: skip
+        for name in ("prompt_dir", "record_dir"):
+            if any(c in getattr(settings, name) for c in "|&,"):
+                raise ValueError(f"ivr.{name} {getattr(settings, name)!r} may not hold | & or ,")
         self._ami = ami
         self._tracker = tracker
         self._settings = settings
         self._clock = clock
+        self._speech = speech
 
-    def encode(self, cmd: Command) -> str:
+    def recording(self, channel_id: str, seq: int, *, as_server: bool = False) -> str:
+        """Where the recording of command `seq` goes (without .wav), as Asterisk or the
+        server sees it."""
+        s = self._settings
+        base = str(s.record_read_dir or s.record_dir) if as_server else s.record_dir
+        return f"{base.rstrip('/')}/{channel_id}-{seq}"
+
+    def encode(self, cmd: Command, channel_id: str = "") -> str:
         base = self._settings.prompt_dir.rstrip("/")
         prompts = "&".join(f"{base}/{name}" for name in cmd.prompts)
-        return f"{cmd.op}|{cmd.step}|{cmd.seq}|{cmd.max_digits}|{cmd.timeout:g}|{prompts}"
+        text = f"{cmd.op}|{cmd.step}|{cmd.seq}|{cmd.max_digits}|{cmd.timeout:g}|{prompts}"
+        if cmd.op in ("listen", "record"):
+            # Record() takes whole seconds.
+            text += f"|{self.recording(channel_id, cmd.seq)}|{math.ceil(cmd.silence)}"
+            text += f"|{math.ceil(cmd.max_seconds)}"
+        return text
 
     async def place(
         self, *, flow: Flow, number: str, channel_id: str, variables: Mapping[str, str],
         job_ref: str = "",
     ) -> CallReport:  # fmt: skip
         s = self._settings
-        run = FlowRun(flow, dict(variables))
+        run = FlowRun(flow, dict(variables), speech=self._speech is not None)
         first = run.start()
         queue = self._tracker.open(channel_id)
         started = self._clock()
@@ -161,7 +194,7 @@ class FlowInterpreter:
                     channel_id=channel_id, timeout_ms=int(s.ring_seconds * 1000),
                     caller_id=s.caller_id,
                     variables={
-                        "IVR_CMD": self.encode(first), "IVR_FLOW": flow.name,
+                        "IVR_CMD": self.encode(first, channel_id), "IVR_FLOW": flow.name,
                         "IVR_JOB": job_ref or "-", "IVR_IDLE": str(s.idle_seconds),
                         "IVR_MAX_SECONDS": str(s.max_call_seconds),
                     },
@@ -178,7 +211,7 @@ class FlowInterpreter:
                            dial_status=facts.dial_status)  # fmt: skip
                 return self._report(channel_id, facts, run, started)
             bound.info("ivr.answered", channel=result.channel)
-            cause = await self._converse(run, queue, result.channel, bound)
+            cause = await self._converse(run, queue, result.channel, channel_id, bound)
             facts = AttemptFacts(
                 answered=True, hangup_cause=cause, dial_status="ANSWER", rang=True,
                 result_complete=run.complete,
@@ -192,8 +225,11 @@ class FlowInterpreter:
     ) -> CallReport:
         return CallReport(
             channel_id=channel_id, verdict=classify(facts), facts=facts, result=dict(run.result),
-            answers=[{"step": a.step, "digits": a.digits} for a in run.answers],
-            started_at=started, ended_at=self._clock(),
+            answers=[
+                {"step": a.step, "digits": a.digits, **({"words": a.words} if a.words else {})}
+                for a in run.answers
+            ],
+            started_at=started, ended_at=self._clock(), comment=run.comment,
         )  # fmt: skip
 
     async def _failed(self, queue: asyncio.Queue[AmiEvent], reason: int) -> AttemptFacts:
@@ -214,15 +250,19 @@ class FlowInterpreter:
         return AttemptFacts(answered=False, hangup_cause=cause, dial_status=dial_status, rang=rang)
 
     async def _converse(
-        self, run: FlowRun, queue: asyncio.Queue[AmiEvent], channel: str,
+        self, run: FlowRun, queue: asyncio.Queue[AmiEvent], channel: str, channel_id: str,
         bound: structlog.typing.FilteringBoundLogger,
     ) -> int | None:  # fmt: skip
         """Drive the flow until the channel hangs up; its hangup cause."""
         limit = self._settings.max_call_seconds + self._settings.idle_seconds + 10
+        last_key = ""
         try:
             async with asyncio.timeout(limit):
                 while True:
                     event = await queue.get()
+                    if isinstance(event, DTMFEnd):
+                        last_key = event.digit if event.direction != "Sent" else last_key
+                        continue
                     if isinstance(event, Hangup):
                         run.hung_up()
                         return event.cause
@@ -237,24 +277,58 @@ class FlowInterpreter:
                         continue
                     seq = _int(event.headers.get("Seq", ""))
                     digits = event.headers.get("Digits", "")
-                    cmd = run.answer(seq, digits)
-                    bound.info("ivr.answer", step=event.headers.get("Step"), digits=digits,
-                               status=event.headers.get("Status"))  # fmt: skip
+                    status = event.headers.get("Status", "")
+                    if "Recording" in event.headers:
+                        cmd = await self._recorded(run, seq, status=status, key=last_key,
+                                                   channel_id=channel_id, bound=bound)  # fmt: skip
+                    else:
+                        cmd = run.answer(seq, digits)
+                        bound.info("ivr.answer", step=event.headers.get("Step"), digits=digits,
+                                   status=status)  # fmt: skip
+                    last_key = ""
                     if cmd is None:
                         continue
                     if cmd.op == "hangup":
                         await self._send(ami_actions.hangup(channel, 16), bound)
                         continue
-                    await self._command(channel, cmd, bound)
+                    await self._command(channel, channel_id, cmd, bound)
         except TimeoutError:
             bound.warning("ivr.call_too_long", seconds=limit)
             await self._send(ami_actions.hangup(channel, 16), bound)
             return None
 
+    async def _recorded(
+        self, run: FlowRun, seq: int, *, status: str, key: str, channel_id: str,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> Command | None:  # fmt: skip
+        """A spoken answer or a comment was recorded: recognize it, feed the run."""
+        current = run.current
+        if current is None or current.seq != seq:
+            return None
+        path = Path(self.recording(channel_id, seq, as_server=True) + ".wav")
+        phrases = current.phrases if current.op == "listen" else None
+        text = ""
+        try:
+            if not (current.op == "listen" and status == "DTMF") and self._speech is not None:
+                text = await self._speech.recognize_file(path, phrases)
+        except Exception as err:  # unreadable or missing audio: as if nothing was said
+            bound.warning("ivr.recognition_failed", path=str(path), error=str(err))
+        finally:
+            await asyncio.to_thread(_remove, path)
+        bound.info("ivr.recorded", step=current.step, op=current.op, status=status, key=key,
+                   text=text)  # fmt: skip
+        if current.op == "record":
+            return run.recorded(seq, text)
+        if status == "DTMF":
+            return run.answer(seq, key)
+        return run.answer(seq, "", text)
+
     async def _command(
-        self, channel: str, cmd: Command, bound: structlog.typing.FilteringBoundLogger
-    ) -> None:
-        await self._send(ami_actions.setvar(channel, "IVR_CMD", self.encode(cmd)), bound)
+        self, channel: str, channel_id: str, cmd: Command,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:  # fmt: skip
+        await self._send(ami_actions.setvar(channel, "IVR_CMD", self.encode(cmd, channel_id)),
+                         bound)  # fmt: skip
         await self._send(ami_actions.redirect(channel, self._settings.context, "cmd"), bound)
 
     async def _send(
@@ -264,6 +338,11 @@ class FlowInterpreter:
             await self._ami.send(action)
         except AmiError as err:  # the channel may have hung up meanwhile: its Hangup follows
             bound.info("ivr.action_failed", action=action.name, error=str(err))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _int(text: str) -> int:

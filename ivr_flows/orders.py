@@ -105,6 +105,7 @@ def survey_result(job: CallbackJob) -> SurveyResult:
         order_id=job.order_id, outcome=job.outcome or "", attempts=job.attempts,
         satisfaction=satisfaction if satisfaction in ("满意", "基本满意", "不满意") else None,
         solved=None if solved is None else solved == "yes", reason=job.reason, job_id=job.id,
+        comment=job.comment,
     )  # fmt: skip
 
 

@@ -222,6 +222,7 @@ class Scheduler:
                 answers=report.answers if report else [], state=step.state,
                 due_at=step.due_at, reason=step.reason,
                 result=report.result if report else {},
+                comment=report.comment if report else None,
             )  # fmt: skip
         log.info("ivr.attempt_done", job=job.id, order_id=job.order_id, outcome=verdict.outcome,
                  state=step.state, attempts=attempts, due_at=step.due_at)  # fmt: skip

@@ -61,6 +61,7 @@ MODULES = (
     "pbx_config", "app_queue", "app_dial", "app_chanspy", "app_read", "app_playback",
     "app_userevent", "app_originate", "app_stack", "app_mixmonitor", "app_audiosocket",
     "app_verbose", "app_senddtmf", "app_echo", "app_exec",
+    "app_record",  # IVR spoken answers and comments (ivr_flows)
     "app_bridgeaddchan",  # three-way transfers: the partner joins the operator's bridge
     # functions
     "func_callerid", "func_channel", "func_strings", "func_logic", "func_global",

@@ -13,11 +13,12 @@ taken by a system actor with the centre's rights (`SURVEY_ACTOR`):
   stays `reviewed` for the centre, who may survey by hand or archive it.
 
 The survey step's note says the level and whether the problem was solved
-(e.g. "基本满意；已解决"). Each method is resumable: it looks at the order first, so a
-result delivered again, or after a crash between the two steps, finishes the work
-instead of failing (an order already surveyed is not surveyed twice). A step the
-order cannot take now (a centre user archived it by hand meanwhile) is logged and
-dropped: the sink never raises into the scheduler.
+(e.g. "基本满意；已解决"), then "；留言：" and the transcript of a recorded comment, if
+any. Each method is resumable: it looks at the order first, so a result delivered again,
+or after a crash between the two steps, finishes the work instead of failing (an order
+already surveyed is not surveyed twice). A step the order cannot take now (a centre user
+archived it by hand meanwhile) is logged and dropped: the sink never raises into the
+scheduler.
 
 `survey_callbacks(core)` is the composition: the callbacks feature built with this
 sink over `make_service(core)`; it is the one place that knows both features.
@@ -43,13 +44,15 @@ log = structlog.get_logger(__name__)
 
 SURVEY_ACTOR: Final = Actor("ivr-survey", Role.supervisor)
 UNANSWERED_STEP: Final = "survey_unanswered"
+COMMENT_CHARS: Final = 1000  # of a recorded comment's transcript, in the history note
 
 
 def describe(result: SurveyResult) -> str:
-    """The survey step's note: level; solved (回访结果), as people read it."""
+    """The survey step's note: level; solved; the recorded comment if any (回访结果)."""
     level = result.satisfaction or "未评价"
     solved = {True: "已解决", False: "未解决", None: "未答是否解决"}[result.solved]
-    return f"{level}；{solved}"
+    comment = f"；留言：{result.comment[:COMMENT_CHARS]}" if result.comment else ""
+    return f"{level}；{solved}{comment}"
 
 
 class OrderSurveySink:

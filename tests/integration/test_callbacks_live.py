@@ -455,14 +455,14 @@ async def test_the_server_refuses_to_start_with_a_broken_flow_naming_the_line(
     for name in ("prompts.toml", "survey.toml", "supervision.toml"):
         shutil.copy(DEFAULT_FLOWS / name, flows / name)
     text = (flows / "survey.toml").read_text(encoding="utf-8")
-    (flows / "survey.toml").write_text(text.replace('next = "thanks"', 'next = "thank"', 1))
-    line = text.splitlines().index('next = "thanks"') + 1
+    (flows / "survey.toml").write_text(text.replace('next = "comment"', 'next = "coment"', 1))
+    line = text.splitlines().index('next = "comment"') + 1
     with pytest.raises(StartupError) as info:
         await server_factory(builders=(callbacks,), ivr={"flows_dir": str(flows)})
     cause = info.value.__cause__
     assert isinstance(cause, FlowError)
     assert cause.line == line
-    assert f"survey.toml:{line}: steps.solved.choices.1.next: unknown step 'thank'" in str(
+    assert f"survey.toml:{line}: steps.solved.choices.1.next: unknown step 'coment'" in str(
         info.value
     )
 

