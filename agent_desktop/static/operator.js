@@ -26,7 +26,7 @@
   const csrf = () => (document.querySelector("input[name=csrf_token]") || {}).value || "";
 
   const desk = {
-    call: null, lines: [], keywords: [], draft: null, edited: new Set(), unitEdited: false,
+    call: null, pop: null, lines: [], keywords: [], draft: null, edited: new Set(), unitEdited: false,
     units: new Map(), username: "", extension: "", state: "logged_out", article: null,
     busy: false, timer: null,
   };
@@ -122,6 +122,8 @@
 
   function showPop(pop, frame) {
     if (pop.call_id !== desk.call) newCall(pop.call_id);
+    desk.pop = pop;
+    save();
     $("pop").hidden = false;
     $("pop-number").textContent = pop.caller_number || "（无主叫号码）";
     $("pop-name").textContent = pop.caller_name || "";
@@ -144,8 +146,9 @@
     // the operator is typing somewhere already).
     if (document.activeElement === document.body || !document.activeElement) $("f-kind").focus();
     const now = Date.now();
+    if (!frame.time) return; // restored from this tab's storage, not a live pop
     if (pop.ami_received_at) stats.popLatencyMs = now - pop.ami_received_at * 1000;
-    if (frame.time) stats.popBusMs = now - Date.parse(frame.time);
+    stats.popBusMs = now - Date.parse(frame.time);
   }
 
   function drawLine(line) {
@@ -248,6 +251,12 @@
 
   function applyDraft(draft) {
     stats.drafts += 1;
+    if (!desk.lines.length && draft.transcript.length) {
+      // The page was opened (or reloaded) during or after the call: what was said so far.
+      desk.lines = M.storedLines(draft.transcript);
+      $("live").hidden = false;
+      for (const line of desk.lines) drawLine(line);
+    }
     const merged = M.mergeDraft(formValues(), draft.order, desk.edited);
     desk.draft = draft;
     for (const input of document.querySelectorAll("#draft [data-field]")) {
@@ -316,6 +325,7 @@
 
   function doneWithCall() {
     desk.draft = "taken";
+    forget();
     $("draft").reset();
     $("draft-fields").disabled = true;
     $("draft-empty").hidden = false;
@@ -374,6 +384,48 @@
       li.append(done);
       list.appendChild(li);
     }
+  }
+
+  // ---------------------------------------------------------------- reload-safe draft
+  // The draft not yet taken, with the operator's corrections, survives a reload of the
+  // tab (sessionStorage: this tab only, gone when it closes). In 话后整理 the server no
+  // longer says which call the seat was on, so this is how a reloaded desk finds it.
+  const SAVED = "hotline.desk.draft";
+
+  function save() {
+    if (!desk.call || desk.draft === "taken") return;
+    const values = {};
+    const form = formValues();
+    for (const f of desk.edited) values[f] = form[f];
+    try {
+      sessionStorage.setItem(SAVED, JSON.stringify({
+        call: desk.call, pop: desk.pop, values, unit: desk.unitEdited ? $("f-unit").value : null,
+        note: $("f-note").value,
+      }));
+    } catch (err) { /* storage full or disabled: the desk works without it */ }
+  }
+
+  function forget() {
+    try { sessionStorage.removeItem(SAVED); } catch (err) { /* nothing kept */ }
+  }
+
+  function restore() {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(SAVED) || "null"); } catch (err) { return; }
+    if (!saved || !saved.call || (desk.call && desk.call !== saved.call)) return;
+    if (desk.call !== saved.call) newCall(saved.call);
+    if (saved.pop) showPop(saved.pop, {});
+    for (const [f, v] of Object.entries(saved.values || {})) {
+      const input = document.querySelector(`#draft [data-field="${CSS.escape(f)}"]`);
+      if (input) { input.value = v; desk.edited.add(f); }
+    }
+    if (saved.unit !== null && saved.unit !== undefined) {
+      $("f-unit").value = saved.unit;
+      desk.unitEdited = true;
+    }
+    $("f-note").value = saved.note || "";
+    if (!["ringing", "talking"].includes(desk.state)) $("live-status").textContent = "（通话已结束）";
+    save();
   }
 
   // ---------------------------------------------------------------- keyboard
@@ -440,9 +492,10 @@
     b.addEventListener("click", () => act(b.dataset.act));
   });
   for (const input of document.querySelectorAll("#draft [data-field]")) {
-    input.addEventListener("input", () => desk.edited.add(input.dataset.field));
+    input.addEventListener("input", () => { desk.edited.add(input.dataset.field); save(); });
   }
-  $("f-unit").addEventListener("change", () => { desk.unitEdited = true; });
+  $("f-unit").addEventListener("change", () => { desk.unitEdited = true; save(); });
+  $("f-note").addEventListener("input", save);
   $("btn-dispatch").addEventListener("click", () => take(false));
   $("btn-oncall").addEventListener("click", () => take(true));
   $("draft").addEventListener("submit", (e) => e.preventDefault());
@@ -474,6 +527,7 @@
       }
     })),
   ]).finally(() => {
+    restore();
     loadLists();
     connect(500);
   });

@@ -53,6 +53,14 @@
     return said.length > max ? said.slice(said.length - max) : said;
   }
 
+  // The transcript the store kept (a draft's `transcript`: [{speaker, text}]) as lines,
+  // for a page opened after the words were said. Their ids cannot meet a live segment's.
+  function storedLines(transcript) {
+    return transcript.filter((t) => t.text).map((t, i) => ({
+      id: "stored-" + i, channel: t.speaker, segment: i, text: t.text, final: true,
+    }));
+  }
+
   // `text` cut into [{text, hit}] parts around every keyword (for safe highlighting).
   function highlight(text, keywords) {
     const words = keywords.filter((k) => k);
@@ -118,7 +126,7 @@
   }
 
   root.DeskModel = {
-    SHORTCUTS, SPEAKERS, FIELDS, shortcutFor, applyTranscript, recentText, highlight,
+    SHORTCUTS, SPEAKERS, FIELDS, shortcutFor, applyTranscript, storedLines, recentText, highlight,
     mergeDraft, takeBody, blocker, myCalls, myOrders,
   };
 })(window);

@@ -10,12 +10,15 @@ the real Asterisk → AudioSocket → Vosk path) with the watched keyword highli
 draft fills itself from the call and the transcript, with the catalogue's suggested unit
 and its reason; the knowledge base is asked with what the caller said, and by hand
 after "/". When the call has ended (seat in 话后整理), Alt+E puts the cursor in the
-title, the operator corrects it, Alt+D dispatches: the order is in the store with the
+title, the operator corrects it; a reload keeps the draft and the correction; Alt+D
+dispatches: the order is in the store with the
 call's linkedid, line, caller, transcript and unit, the seat is 就绪 again, and the
-order is in the operator's recent orders. No mouse click anywhere.
+order is in the operator's recent orders. The next call rings at once and is answered
+from the knowledge base ("/", Tab to 用于即办, Enter, Alt+J: 即办). No mouse click anywhere.
 
 The test prints how long the pop and the finals took to reach the screen (AMI event →
-DOM, bus publish → DOM). Screenshots: ready, pop, transcript, draft, dispatched.
+DOM, bus publish → DOM). Screenshots: ready, pop, transcript, draft, reloaded,
+dispatched, on-call.
 """
 
 from __future__ import annotations
@@ -196,6 +199,15 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await expect(page.locator("#f-title")).to_be_focused()
         await page.keyboard.press("End")
         await page.keyboard.type("（已核实）")
+        # A reload in 话后整理 keeps the draft, the correction and the call's transcript.
+        await page.reload()
+        await expect(state).to_have_attribute("data-state", "wrap_up")
+        await expect(page.locator("#pop-number")).to_have_text(CALLER)
+        await expect(page.locator("#f-title")).to_have_value(re.compile("（已核实）$"))
+        await expect(page.locator("#f-unit")).to_have_value(UNIT)
+        await expect(page.locator("#transcript li.caller.final").first).to_be_visible()
+        await expect(page.locator("#transcript li.operator.final").first).to_be_visible()
+        await screenshot(page, "reloaded")
         await page.keyboard.press("Alt+d")
         notice = page.locator("#desk-notice")
         await expect(notice).to_contain_text("已派发至 市市场监督管理局")

@@ -84,6 +84,14 @@ async def test_partials_replace_in_place_and_finals_fix_the_line(model: Page) ->
     ]
 
 
+async def test_stored_transcript_becomes_final_lines(model: Page) -> None:
+    stored = [{"speaker": "operator", "text": "您好"}, {"speaker": "caller", "text": ""},
+              {"speaker": "caller", "text": "停水了"}]
+    lines = await call(model, "storedLines", stored)
+    assert [(x["id"], x["channel"], x["text"], x["final"]) for x in lines] == [
+        ("stored-0", "operator", "您好", True), ("stored-1", "caller", "停水了", True)]
+
+
 async def test_recent_text_prefers_the_caller_and_is_bounded(model: Page) -> None:
     def seg(channel: str, n: int, text: str, final: bool = True) -> dict[str, Any]:
         return {"id": f"{channel}-{n}", "channel": channel, "segment": n, "text": text,
