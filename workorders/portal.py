@@ -90,6 +90,17 @@ async def _unit_name(request: web.Request, unit_id: str) -> str:
     return unit.name if unit is not None else unit_id
 
 
+async def _unit_names(request: web.Request, ids: set[str | None]) -> dict[str, str]:
+    """Short names of the units in an order's history (a handful per order)."""
+    names: dict[str, str] = {}
+    async with request.app[SESSIONMAKER]() as session:
+        for unit_id in sorted(i for i in ids if i):
+            unit = await repo.get_unit(session=session, unit_id=unit_id)
+            if unit is not None:
+                names[unit_id] = unit.short_name or unit.name
+    return names
+
+
 async def inbox(request: web.Request) -> web.StreamResponse:
     actor = _actor(request)
     now = request.app[_CLOCK]()
@@ -186,7 +197,7 @@ async def _order_page(
             f"已申请延期至 {local(ext.until)}（{ext.reason}），等待中心审批" if ext else "无"
         ),
         forms=action_forms(order, mine, csrf),
-        history=history_rows(events),
+        history=history_rows(events, await _unit_names(request, {e.unit_id for e in events})),
     )
 
 

@@ -8,7 +8,7 @@ SLA clock loop. Every value put into markup goes through `escape`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from agent_desktop.keys import CSRF_FIELD
@@ -202,11 +202,15 @@ def action_forms(order: WorkOrderPublic, mine: DispatchPublic | None, csrf: str)
     return Markup("".join(parts))
 
 
-def history_rows(events: Sequence[OrderEventPublic]) -> Markup:
+def history_rows(
+    events: Sequence[OrderEventPublic], unit_names: Mapping[str, str] | None = None
+) -> Markup:
+    names = unit_names or {}
     return Markup(
         "".join(
             f"<tr><td>{escape(local(e.at))}</td><td>{escape(STEP_LABEL.get(e.step, e.step))}</td>"
-            f"<td>{escape(e.actor)}</td><td>{escape(e.unit_id or '')}</td>"
+            f"<td>{escape(e.actor)}</td>"
+            f"<td>{escape(names.get(e.unit_id, e.unit_id) if e.unit_id else '')}</td>"
             f"<td>{escape(e.note)}</td></tr>"
             for e in events
         )

@@ -180,6 +180,7 @@ async def test_a_unit_acknowledges_replies_returns_and_asks_for_time_in_chromium
     pending = (await seed.svc.get(red.number, actor=OPERATOR)).pending_extension
     assert pending is not None and pending.until == until and pending.reason.startswith("材料")
     await expect(page.locator("table.history")).to_contain_text("申请延期")
+    await expect(page.locator("table.history")).to_contain_text("供水公司")  # the unit's name
     await screenshot(page, "extension")
 
     # The inbox keeps what is still the unit's: the red order (extension pending).
