@@ -61,7 +61,7 @@ class DialOutcome(StrEnum):
     interrupted = "interrupted"  # the server stopped during the dial
 
 
-# What the desk shows (zh-CN).
+# What the desk shows (zh-CN): outcomes and dial states.
 OUTCOME_LABELS: Mapping[str, str] = {
     DialOutcome.connected: "已接通话务员",
     DialOutcome.not_connected: "已接听未转接",
@@ -69,6 +69,13 @@ OUTCOME_LABELS: Mapping[str, str] = {
     DialOutcome.no_answer: "无人接听",
     DialOutcome.unreachable: "无法接通",
     DialOutcome.interrupted: "拨打中断",
+}
+
+DIAL_STATE_LABELS: Mapping[str, str] = {
+    DialState.waiting: "等待自动回拨",
+    DialState.dialing: "正在回拨",
+    DialState.connected: "已接通",
+    DialState.manual: "转人工回拨",
 }
 
 _FROM_IVR = {

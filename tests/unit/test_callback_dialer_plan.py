@@ -18,6 +18,8 @@ from telephony.ami_events import AgentConnect, AmiEvent, DialEnd, Hangup, Newsta
 from telephony.call_models import DialState
 from telephony.call_service import OperatorInterfaces
 from telephony.callback_dialer_plan import (
+    DIAL_STATE_LABELS,
+    OUTCOME_LABELS,
     STAGE_EVENT,
     Candidate,
     DialerPolicy,
@@ -199,3 +201,8 @@ def test_manual_mode_runs_no_dialer_and_auto_runs_one_with_its_routes() -> None:
 def test_a_prompt_that_would_break_the_dialplan_stops_the_start() -> None:
     with pytest.raises(StartupError, match="callback_prompt"):
         callback_dialer.build(_core(callback_mode="auto", callback_prompt="a,b"))
+
+
+def test_every_outcome_and_dial_state_has_a_chinese_label() -> None:
+    assert set(OUTCOME_LABELS) == {o.value for o in DialOutcome}
+    assert set(DIAL_STATE_LABELS) == {d.value for d in DialState}
