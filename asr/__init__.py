@@ -19,6 +19,8 @@ Module map (pure modules take and return values; only asr.pool imports vosk):
 - audiosocket  the asyncio TCP server, one task per connection
 - taps         tap announcements from AMI, and waiting for them
 - pool         the Vosk model, worker threads, admission control, lag
+- speech       one-shot recognition of IVR recordings: a grammar for spoken answers, the
+               full model for comments (ivr_flows), vocabulary checks
 - segments     partial throttling, segments with call offsets, number tokens (pure)
 - keywords     keyword alerts, once per call (pure)
 - service      the feature: `build(core)`

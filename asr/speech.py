@@ -2,8 +2,9 @@
 
 The callbacks feature records what the citizen says into a WAV file (Asterisk's Record)
 and asks `SpeechRecognizer.recognize_file(path, phrases)` for its text: with `phrases`,
-a grammar recognizer that can only hear those phrases (created in about 0.2 ms); without,
-the full model (about 70 ms to create). Both run in a worker thread, never on the loop.
+a grammar recognizer that can only hear those phrases, plus "[unk]" when the model has
+it (created in about 0.2 ms); without, the full model (about 70 ms to create). Both run
+in a worker thread, never on the loop.
 The model is loaded once by `load()` (seconds: at start, before calls are placed), and
 `knows(word)` checks a grammar word against the model's vocabulary: a grammar silently
 drops words the model does not know (shared/notes/vosk.md).
@@ -32,6 +33,7 @@ from asr.pool import ModelLoadError, load_model, make_recognizer
 
 log = structlog.get_logger("asr.speech")
 _PIECE_SECONDS = 0.1
+UNK = "[unk]"
 
 
 class SpeechError(Exception):
@@ -57,7 +59,12 @@ class SpeechRecognizer:
 
     def recognize(self, pcm: bytes, sample_rate: int, phrases: Sequence[str] | None = None) -> str:
         """The text of 16-bit mono PCM (blocking)."""
-        rec = make_recognizer(self._loaded(), sample_rate, phrases)
+        grammar = None
+        if phrases is not None:
+            # With [unk] in the grammar, off-topic speech comes out as [unk] instead of
+            # being forced onto a phrase; only models whose vocabulary has it can.
+            grammar = [*phrases, *((UNK,) if self.knows(UNK) else ())]
+        rec = make_recognizer(self._loaded(), sample_rate, grammar)
         piece = int(_PIECE_SECONDS * sample_rate) * 2
         texts: list[str] = []
         for i in range(0, len(pcm), piece):

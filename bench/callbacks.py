@@ -2,10 +2,11 @@
 
 A private lab Asterisk; one sipp phone per job (its number names the phone's port, trunk
 `PJSIP/pstn/sip:{number}`): most answer and press a random 1/2/3, some answer busy,
-some never answer (shares set by flags). Jobs go in batches of `--batch`, all due at
+some never answer (shares set by flags). An answering phone presses two keys in the call:
+satisfaction, then solved (1/2), `--gap` seconds apart. Jobs go in batches of `--batch`, all due at
 once; the scheduler calls them at most `--cap` at a time. One attempt per job, so each
 outcome is what that phone did. Printed: completed calls per minute, every result
-checked against the digit its phone pressed (must be all), and that no job was called
+checked against the two keys its phone pressed (must be all), and that no job was called
 twice (one attempt row each, and each phone saw at most one call).
 
     .venv/bin/python bench/callbacks.py [--jobs 200] [--cap 10] [--busy 0.1] [--no-answer 0.1]
@@ -44,6 +45,7 @@ from lab.sipp import CallbackCitizen
 from telephony.ami import AmiClient
 
 SATISFACTION = {"1": "满意", "2": "基本满意", "3": "不满意"}
+SOLVED = {"1": "yes", "2": "no"}
 
 
 async def bench(args: argparse.Namespace, work: Path) -> int:
@@ -79,7 +81,7 @@ async def _run(args: argparse.Namespace, work: Path, pbx: Pbx) -> int:
         clock=_now,
     )  # fmt: skip
     rng = random.Random(args.seed)
-    expected: dict[int, tuple[str, str]] = {}  # job id -> (behaviour, digit)
+    expected: dict[int, tuple[str, str]] = {}  # job id -> (behaviour, keys)
     phones: list[CallbackCitizen] = []
     began = time.monotonic()
     try:
@@ -95,11 +97,11 @@ async def _run(args: argparse.Namespace, work: Path, pbx: Pbx) -> int:
                         if roll < args.busy
                         else ("no-answer" if roll < args.busy + args.no_answer else "answer")
                     )
-                    digit = rng.choice("123")
+                    digit = rng.choice("123") + rng.choice("12")
                     phone = CallbackCitizen(
                         work_dir=work / f"phone{n}", answer=kind,  # type: ignore[arg-type]
                         dtmf=digit if kind == "answer" else "", dtmf_delay=0.3,
-                        hangup_after=0.3, max_seconds=120,
+                        dtmf_gap=args.gap, hangup_after=0.3, max_seconds=120,
                     )  # fmt: skip
                     await asyncio.to_thread(phone.start)
                     phones.append(phone)
@@ -175,7 +177,9 @@ async def _check(
             twice += len(attempts) > 1
             ok = job.outcome == want[kind]
             if kind == "answer":
-                ok = ok and job.result.get("satisfaction") == SATISFACTION[digit]
+                ok = ok and job.result == {
+                    "satisfaction": SATISFACTION[digit[0]], "solved": SOLVED[digit[1]],
+                }  # fmt: skip
             correct += ok
     return {"outcomes": outcomes, "correct": correct, "twice": twice}
 
@@ -189,6 +193,7 @@ def main() -> int:
     parser.add_argument("--no-answer", type=float, default=0.1)
     parser.add_argument("--ring", type=float, default=2.0, help="ring seconds before no answer")
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--gap", type=float, default=1.0, help="seconds between the two keys")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
