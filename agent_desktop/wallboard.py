@@ -98,7 +98,12 @@ class WallboardService:
                 event = message.event
                 if isinstance(event, WallboardFigures):
                     continue  # our own (or another server's) output
-                if self.board.apply(event, message.envelope.time):
+                try:
+                    changed = self.board.apply(event, message.envelope.time)
+                except Exception:  # a bug in the board must not stop the server
+                    log.exception("wallboard.apply_failed", type=event.type)
+                    continue
+                if changed:
                     self._changed.set()
                 if isinstance(event, OrderStep | SurveyResult | SupervisionCallResult):
                     self._stale.set()
@@ -108,7 +113,7 @@ class WallboardService:
         try:
             async with self.sessions() as session:
                 records = await store.calls_since(session=session, since=since)
-        except SQLAlchemyError as err:
+        except (SQLAlchemyError, OSError) as err:
             log.error("wallboard.seed_failed", error=str(err))  # noqa: TRY400
             return
         for record in records:
@@ -133,7 +138,7 @@ class WallboardService:
                     orders, lights = await store.order_lights(session=session)
                     surveys = await store.surveys(session=session, now=now,
                                                   midnight=local_midnight(now))  # fmt: skip
-            except SQLAlchemyError as err:
+            except (SQLAlchemyError, OSError) as err:
                 log.warning("wallboard.store_read_failed", error=str(err))
             else:
                 self.board.set_orders(orders, lights)
