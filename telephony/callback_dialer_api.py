@@ -11,8 +11,11 @@ A task being dialled cannot be taken or redialled (409). Changes go on the bus a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_desktop.errors import ApiError, NotFound
 from agent_desktop.keys import PRINCIPAL, SESSIONMAKER
@@ -53,13 +56,13 @@ def routes(*, bus: Bus, clock: Clock) -> RouteTable:
             found = await repo.dials_of(session=session, task_id=task_id(request))
         return web.json_response(text=DialList(dials=list(found)).model_dump_json())
 
-    async def take(request: web.Request) -> web.StreamResponse:
-        principal = request[PRINCIPAL]
-        by = principal.user.username if principal is not None else "?"
+    async def moved(
+        request: web.Request,
+        move: Callable[[AsyncSession, int], Awaitable[CallbackTaskPublic]],
+    ) -> web.StreamResponse:
         async with request.app[SESSIONMAKER]() as session:
             try:
-                task = await repo.take(session=session, task_id=task_id(request), by=by,
-                                       now=clock())  # fmt: skip
+                task = await move(session, task_id(request))
             except CallbackNotFound as err:
                 raise NotFound(str(err)) from err
             except repo.CallbackBusy as err:
@@ -67,16 +70,15 @@ def routes(*, bus: Bus, clock: Clock) -> RouteTable:
         bus.publish(task_changed(task))
         return web.json_response(text=task.model_dump_json())
 
+    async def take(request: web.Request) -> web.StreamResponse:
+        principal = request[PRINCIPAL]
+        by = principal.user.username if principal is not None else "?"
+        return await moved(request, lambda session, task: repo.take(
+            session=session, task_id=task, by=by, now=clock()))  # fmt: skip
+
     async def redial(request: web.Request) -> web.StreamResponse:
-        async with request.app[SESSIONMAKER]() as session:
-            try:
-                task = await repo.redial(session=session, task_id=task_id(request))
-            except CallbackNotFound as err:
-                raise NotFound(str(err)) from err
-            except repo.CallbackBusy as err:
-                raise Conflict(str(err)) from err
-        bus.publish(task_changed(task))
-        return web.json_response(text=task.model_dump_json())
+        return await moved(request, lambda session, task: repo.redial(
+            session=session, task_id=task))  # fmt: skip
 
     tags = ("calls",)
     return RouteTable(
