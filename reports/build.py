@@ -186,9 +186,10 @@ def build_report(inputs: ReportInputs) -> Report:
     categories = topics.hot(
         topics.category_counts(inputs.orders), topics.category_counts(inputs.previous_orders)
     )
-    words = topics.hot(
-        topics.word_counts(inputs.orders, inputs.transcripts, inputs.vocabulary),
-        topics.word_counts(inputs.previous_orders, inputs.previous_transcripts, inputs.vocabulary),
+    words = topics.hot_words(
+        topics.texts(inputs.orders, inputs.transcripts),
+        topics.texts(inputs.previous_orders, inputs.previous_transcripts),
+        inputs.vocabulary,
     )
     return Report(
         period=period,

@@ -90,7 +90,7 @@ async def call_rows(session: AsyncSession, period: Period) -> list[CallRecordPub
     query = sa.select(
         col(c.id), col(c.uniqueid), col(c.linkedid), col(c.line), col(c.queue),
         col(c.caller_number), col(c.entered_at), col(c.answered_at), col(c.ended_at),
-        col(c.route), col(c.outcome),
+        col(c.outcome),
     ).where(_in(col(c.entered_at), period))  # fmt: skip
     return [_call(r) for r in (await session.execute(query)).all()]
 
@@ -107,8 +107,8 @@ def _call(r: Any) -> CallRecordPublic:
         entered_at=_aware(r[6]),
         answered_at=_utc(r[7]),
         ended_at=_utc(r[8]),
-        route=r[9] or {},
-        outcome=r[10],
+        route={},  # the routing decision: reports count by line, never by queue
+        outcome=r[9],
         dnis=None,
         caller_name=None,
         operator_extension=None,
@@ -164,13 +164,6 @@ async def load_inputs(
 ) -> ReportInputs:
     previous = period.previous()
     try:
-        rates = await compute_rates(sessionmaker, period.start_utc, period.end_utc)
-        months = []
-        for month in period.months_back(RED_ZONE_MONTHS):
-            month_rates = await compute_rates(sessionmaker, month.start_utc, month.end_utc)
-            async with sessionmaker() as session:
-                month_orders = await order_rows(session, month, text=False)
-            months.append(MonthInputs(period=month, rates=month_rates, orders=month_orders))
         async with sessionmaker() as session:
             orders = await order_rows(session, period, text=True)
             calls = await call_rows(session, period)
@@ -180,6 +173,19 @@ async def load_inputs(
             previous_transcripts = await transcript_rows(session, previous)
             names = await unit_names(session)
             words = await vocabulary(session)
+        rates = await compute_rates(sessionmaker, period.start_utc, period.end_utc)
+        # A monthly bulletin's month and the month before are red-zone months too:
+        # what was read for them already is not read again.
+        known = {period: (rates, orders), previous: (None, previous_orders)}
+        months = []
+        for month in period.months_back(RED_ZONE_MONTHS):
+            month_rates, month_orders = known.get(month, (None, None))
+            if month_rates is None:
+                month_rates = await compute_rates(sessionmaker, month.start_utc, month.end_utc)
+            if month_orders is None:
+                async with sessionmaker() as session:
+                    month_orders = await order_rows(session, month, text=False)
+            months.append(MonthInputs(period=month, rates=month_rates, orders=month_orders))
     except SQLAlchemyError as err:
         raise ReportStoreError(
             f"report {period.first}..{period.last}: the store failed: {err}"

@@ -14,8 +14,10 @@ one long complaint cannot make a topic on its own). Two kinds of word:
    straddle two words (小区停水 gives 区停) are the noise here, so a bigram counts only
    when it is in at least `MIN_BIGRAM_TEXTS` texts and is seen next to at least two
    different characters on one side (a word is used in varied company; a straddle
-   always sits inside the same phrase). Bigrams inside a vocabulary word are left to
-   the word.
+   always sits inside the same phrase; a text edge or punctuation counts as a
+   different neighbour every time). Bigrams inside a vocabulary word are left to the
+   word. Only the `CANDIDATES` most frequent bigrams are checked (by scanning the
+   period's joined text for them): the rest could never reach a hot-topic list.
 
 Before counting, the way orders are written is taken out (市民来电反映, 要求, 希望 ...), so
 it neither counts nor glues to the topic next to it; talk (你好, 请问) and single
@@ -24,18 +26,22 @@ characters or digits are never topics.
 `hot(current, previous, limit)` takes the `limit` most frequent keys of the period, then
 puts the rising ones first (more than in the previous period of the same length, the
 biggest rise first), then the others by count. A key new this period is rising.
+`hot_words` counts the previous period only for the current top words (how many of its
+texts contain each): a month's comparison costs ten substring scans, not a second count.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 
 from knowledge.tokens import STOP_TERMS, normalize
 from reports.model import OrderRow, Topic, TranscriptRow
 
 HOT_LIMIT = 10
+CANDIDATES = 200  # bigrams checked for varied company, most frequent first
 MIN_BIGRAM_TEXTS = 2
 
 # Phrases of the form, longest first: removed before counting.
@@ -59,40 +65,75 @@ def clean(text: str) -> str:
     return _FORM.sub("，", normalize(text))
 
 
-def _texts(orders: Iterable[OrderRow], transcripts: Iterable[TranscriptRow]) -> list[str]:
+def texts(orders: Iterable[OrderRow], transcripts: Iterable[TranscriptRow]) -> list[str]:
+    """The cleaned texts of a period: one per order, one per call transcript."""
     # Title and content are separate sentences: "。" keeps them from gluing together.
     return [clean(f"{o.title}。{o.content}") for o in orders] + [clean(t.text) for t in transcripts]
 
 
+def _edges_vary(corpus: str, gram: str) -> bool:
+    """Is `gram` seen next to two different characters on one side (an edge is unique)?"""
+    lefts: set[str] = set()
+    rights: set[str] = set()
+    at = corpus.find(gram)
+    while at >= 0:
+        before = corpus[at - 1] if at > 0 else ""
+        after = corpus[at + 2] if at + 2 < len(corpus) else ""
+        if not _HAN_RUN.fullmatch(before) or not _HAN_RUN.fullmatch(after):
+            return True  # an edge: varied by definition
+        lefts.add(before)
+        rights.add(after)
+        if len(lefts) > 1 or len(rights) > 1:
+            return True
+        at = corpus.find(gram, at + 1)
+    return False
+
+
 def word_counts(
-    orders: Iterable[OrderRow],
-    transcripts: Iterable[TranscriptRow],
-    vocabulary: Collection[str] = (),
+    found: Sequence[str], vocabulary: Collection[str] = (), candidates: int = CANDIDATES
 ) -> Counter[str]:
-    texts = _texts(orders, transcripts)
+    """Words of the texts `found`, each counted once per text.
+
+    Vocabulary words always count; bigrams only among the `candidates` most frequent
+    ones (the rest could never reach a hot-topic list), and only if varied.
+    """
     words = sorted({normalize(w) for w in vocabulary if len(w) >= 2})
+    inside_words = {w[i : i + 2] for w in words for i in range(len(w) - 1)}
+    vocab = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
     counts: Counter[str] = Counter()
     docs: Counter[str] = Counter()
-    left: dict[str, set[str]] = defaultdict(set)
-    right: dict[str, set[str]] = defaultdict(set)
-    for text in texts:
-        counts.update(w for w in words if w in text)
-        seen: set[str] = set()
-        for run in _HAN_RUN.findall(text):
-            for i in range(len(run) - 1):
-                gram = run[i : i + 2]
-                if gram in REPORT_STOP:
-                    continue
-                seen.add(gram)
-                left[gram].add(run[i - 1] if i > 0 else f"^{len(left[gram])}")
-                right[gram].add(run[i + 2] if i + 2 < len(run) else f"${len(right[gram])}")
-        docs.update(seen)
-    for gram, n in docs.items():
-        if n < MIN_BIGRAM_TEXTS or any(gram in w for w in words):
-            continue
-        if len(left[gram]) >= 2 or len(right[gram]) >= 2:
+    for text in found:
+        if words:
+            counts.update(set(vocab.findall(text)))
+        docs.update(
+            {run[i : i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1)}
+        )
+    corpus = "\n".join(found)
+    ranked = (
+        (gram, n)
+        for gram, n in docs.most_common()
+        if n >= MIN_BIGRAM_TEXTS and gram not in REPORT_STOP and gram not in inside_words
+    )
+    for gram, n in itertools.islice(ranked, candidates):
+        if _edges_vary(corpus, gram):
             counts[gram] = n
     return counts
+
+
+def doc_counts(found: Sequence[str], keys: Iterable[str]) -> Counter[str]:
+    """How many of the texts contain each key (for the previous period's figures)."""
+    return Counter({k: sum(k in text for text in found) for k in keys})
+
+
+def hot_words(
+    current: Sequence[str],
+    previous: Sequence[str],
+    vocabulary: Collection[str] = (),
+    limit: int = HOT_LIMIT,
+) -> list[Topic]:
+    counts = word_counts(current, vocabulary)
+    top = [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+    return hot(counts, doc_counts(previous, top), limit)
 
 
 def category_counts(orders: Iterable[OrderRow]) -> Counter[str]:

@@ -44,11 +44,24 @@ DEFAULT_PRESET = "this_week"
 
 @dataclass(frozen=True)
 class ReportService:
+    """Reads and builds reports, one at a time, keeping each for `cache_seconds`.
+
+    Reading a page, then its CSV, then its print version asks for the same report
+    three times within a minute; a month of a big city takes seconds to read and build
+    (bench/reports.py), so the report is kept (per period, `cache_seconds`, the last
+    `cache_size` periods) and builds are serialised (a second request for the same
+    period waits for the first and takes its result; the two cores also carry calls).
+    """
+
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock = utc_now
     line_names: Mapping[str, str] = field(default_factory=dict)
     answered_within_seconds: int = 15
     key_caller_threshold: int = 5
+    cache_seconds: float = 60.0
+    cache_size: int = 8
+    _cache: dict[Period, tuple[float, Report]] = field(default_factory=dict, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def today(self) -> date:
         return local_day(self.clock())
@@ -63,6 +76,18 @@ class ReportService:
         return preset(query.get("preset") or DEFAULT_PRESET, self.today())
 
     async def report(self, period: Period) -> Report:
+        async with self._lock:
+            kept = self._cache.get(period)
+            if kept is not None and time.monotonic() - kept[0] < self.cache_seconds:
+                return kept[1]
+            report = await self._build(period)
+            self._cache.pop(period, None)
+            self._cache[period] = (time.monotonic(), report)
+            while len(self._cache) > self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            return report
+
+    async def _build(self, period: Period) -> Report:
         started = time.perf_counter()
         inputs = await load_inputs(
             self.sessionmaker,

@@ -77,6 +77,7 @@ class Env:
     sessions: async_sessionmaker[AsyncSession]
     svc: OrderService
     clock: Clock
+    reports: ReportService | None = None
 
 
 @pytest.fixture
@@ -197,6 +198,7 @@ async def test_report_from_the_store_agrees_with_the_rates(env: Env) -> None:
 @pytest.fixture
 async def web(env: Env, engine: AsyncEngine) -> AsyncIterator[tuple[Env, TestServer]]:
     service = ReportService(sessionmaker=env.sessions, clock=lambda: T0 + timedelta(days=1))
+    env.reports = service
     app = create_app(WebDeps(http=HttpSettings(port=0), sessionmaker=env.sessions,
                              route_tables=(routes(service),)))  # fmt: skip
     server = TestServer(app, host="127.0.0.1", port=0)
@@ -261,6 +263,9 @@ async def test_page_print_csv_and_json_for_supervisors_only(
             assert (await r.json())["error"]["code"] == "bad_period"
         async with boss.get("/reports?preset=decade") as r:
             assert r.status == 400 and "未知的报表时段" in await r.text()
+        # Page, CSV and print of one period within a minute: read and built once.
+        assert env.reports is not None
+        assert await env.reports.report(WEEK) is await env.reports.report(WEEK)
         for path in ("/reports", "/reports/print", "/reports.csv", "/api/reports"):
             async with operator.get(path, allow_redirects=False) as r:
                 assert r.status == 403, path

@@ -260,7 +260,7 @@ def test_words_skip_boilerplate_straddles_single_characters_and_digits() -> None
         order(2, day=0, title="解放路停水", content="来电人反映解放路停水"),
         order(3, day=0, title="燃气", content="燃气泄漏"),
     ]  # fmt: skip
-    counts = topics.word_counts(orders, [], vocabulary=["燃气"])
+    counts = topics.word_counts(topics.texts(orders, []), vocabulary=["燃气"])
     assert counts == {"停水": 2, "燃气": 1}
     # Without the formula removed, 民来/电反 would be counted; without the variety
     # rule, 和平/平街 (one text) and 路停 (always 路停水) would.
