@@ -67,6 +67,7 @@ from telephony.callback_dialer_plan import (
     observe,
     plan_dials,
     queue_for,
+    too_old_reason,
     verdict,
 )
 from telephony.catalogue import Catalogue, CatalogueError, load_catalogue
@@ -307,7 +308,8 @@ class CallbackDialer:
     # -- restart safety ---------------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Hand dials a dead server left `dialing` back to the operators; how many."""
+        """Hand dials a dead server left `dialing` back to the operators (how many), and
+        waiting tasks too old to call back automatically."""
         now = self._clock()
         async with self._sessions() as session:
             left = [t for t in await repo.stale(session=session, now=now)
@@ -321,6 +323,11 @@ class CallbackDialer:
                                          step=interrupted_step(task.dial_attempts))  # fmt: skip
                 if done is not None:
                     self._publish(done)
+            old = await repo.expire(session=session, before=now - self.policy.max_age,
+                                    reason=too_old_reason(self.policy.max_age))  # fmt: skip
+        for task in old:
+            log.info("callback_dialer.too_old", task=task.id, last_missed_at=task.last_missed_at)
+            self._publish(task)
         return len(left)
 
     def _publish(self, task: CallbackTaskPublic) -> None:

@@ -23,7 +23,8 @@ Three questions, each a function of plain values, so the dialer shell
    calling hours until `max_attempts`; anything else, or the last attempt, hands the
    task back to the operators (`DialState.manual`) with the reason shown. A dial found
    unfinished after a restart (`interrupted_step`) also goes to manual: the citizen may
-   already have talked to someone, so they are never dialled twice automatically.
+   already have talked to someone, so they are never dialled twice automatically; so
+   does a task whose last miss is older than `max_age` (`too_old_reason`).
 """
 
 from __future__ import annotations
@@ -279,6 +280,11 @@ def next_step(
     outcome = dial_outcome(v)
     reason = step.reason.replace(str(v.outcome), outcome.value, 1)
     return TaskStep(_STATES[step.state], step.due_at, outcome, reason)
+
+
+def too_old_reason(max_age: timedelta) -> str:
+    hours = max_age.total_seconds() / 3600
+    return f"missed more than {hours:g} h ago: too old to call back automatically"
 
 
 def interrupted_step(attempts_made: int) -> TaskStep:

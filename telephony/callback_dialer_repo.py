@@ -179,6 +179,29 @@ async def release(
     await session.commit()
 
 
+async def expire(
+    *, session: AsyncSession, before: datetime, reason: str, limit: int = 500
+) -> list[CallbackTaskPublic]:
+    """Waiting tasks whose last miss is before `before` go to manual with `reason`."""
+    query = (
+        select(col(CallbackTask.id))
+        .where(col(CallbackTask.status) == CallbackStatus.open,
+               col(CallbackTask.dial_state) == DialState.waiting,
+               col(CallbackTask.last_missed_at) < before)
+        .limit(limit)
+    )  # fmt: skip
+    moved = []
+    ids: list[int] = [i for i in (await session.execute(query)).scalars().all() if i is not None]
+    for task_id in ids:
+        try:
+            moved.append(await _move(session, task_id, (DialState.waiting,),
+                                     dial_state=DialState.manual, next_dial_at=None,
+                                     dial_reason=reason[:255]))  # fmt: skip
+        except CallRepoError:
+            continue  # claimed or closed meanwhile
+    return moved
+
+
 async def stale(*, session: AsyncSession, now: datetime) -> list[CallbackTaskPublic]:
     """Tasks still dialing after their lease: the server that claimed them stopped."""
     query = select(CallbackTask).where(

@@ -12,7 +12,7 @@ from hotline import db
 from telephony import call_repo
 from telephony import callback_dialer_repo as repo
 from telephony.call_models import CallbackStatus, DialState
-from telephony.callback_dialer_plan import DialOutcome, TaskStep, interrupted_step
+from telephony.callback_dialer_plan import DialOutcome, TaskStep, interrupted_step, too_old_reason
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -138,3 +138,23 @@ async def test_take_by_hand_and_redial_move_only_tasks_that_are_not_being_dialle
             await repo.take(session=session, task_id=t.id, by="li", now=NOW)
         with pytest.raises(repo.CallbackBusy, match="open/dialing"):
             await repo.redial(session=session, task_id=t.id)
+
+
+async def test_misses_too_old_to_call_back_automatically_go_to_the_operators(
+    engine: AsyncEngine,
+) -> None:
+    sessions = db.session_factory(engine)
+    async with sessions() as session:
+        old = await call_repo.note_missed_call(
+            session=session, number="13800000014", at=NOW - timedelta(hours=30)
+        )
+        fresh = await call_repo.note_missed_call(session=session, number="13800000015", at=NOW)
+        moved = await repo.expire(session=session, before=NOW - timedelta(hours=24),
+                                  reason=too_old_reason(timedelta(hours=24)))  # fmt: skip
+        assert [t.id for t in moved] == [old.id]
+        assert moved[0].dial_state == DialState.manual
+        assert moved[0].dial_reason == (
+            "missed more than 24 h ago: too old to call back automatically"
+        )
+        (waiting,) = await repo.waiting(session=session, since=NOW - timedelta(days=9), now=NOW)
+        assert waiting.id == fresh.id
