@@ -304,7 +304,7 @@
     }
     const opts = { unit, assisting, onCall, note };
     const why = M.blocker(form, opts);
-    if (why) { showError(why); return; }
+    if (why) { showError(why.text); $(why.field).focus(); return; }
     const base = desk.draft ? desk.draft.order : { channel: "phone", call_linkedid: desk.call };
     desk.busy = true;
     try {
@@ -442,6 +442,7 @@
     search: () => { $("kb-q").focus(); $("kb-q").select(); },
     ready: () => act("ready"),
     pause: () => act("pause"),
+    leave: () => { if (document.activeElement) document.activeElement.blur(); },
     callbacks: () => { const b = document.querySelector("#callback-list button"); if (b) b.focus(); },
   };
 

@@ -12,16 +12,18 @@
     { keys: "Alt+R", code: "KeyR", alt: true, action: "ready", label: "就绪" },
     { keys: "Alt+B", code: "KeyB", alt: true, action: "pause", label: "示忙" },
     { keys: "Alt+C", code: "KeyC", alt: true, action: "callbacks", label: "漏接回拨" },
+    { keys: "Esc", key: "Escape", alt: false, anywhere: true, action: "leave", label: "离开输入框" },
   ];
 
   // The action for a keydown, or null. `ev`: {key, code, altKey, ctrlKey, metaKey,
-  // shiftKey, inField} (inField: focus is in a text field, where "/" is just a slash).
+  // shiftKey, inField} (inField: focus is in a text field, where "/" is just a slash;
+  // Esc works there too: it leaves the field, so "/" and the rest work again).
   function shortcutFor(ev) {
     if (ev.ctrlKey || ev.metaKey) return null;
     for (const s of SHORTCUTS) {
       if (s.alt) {
         if (ev.altKey && !ev.shiftKey && ev.code === s.code) return s.action;
-      } else if (!ev.altKey && !ev.inField && ev.key === s.key) {
+      } else if (!ev.altKey && (s.anywhere || !ev.inField) && ev.key === s.key) {
         return s.action;
       }
     }
@@ -109,12 +111,17 @@
     return body;
   }
 
-  // Why the one action cannot go yet (null: it can).
+  // Why the one action cannot go yet, and the field to fix ({field, text}; null: it can).
   function blocker(form, { unit, onCall, note }) {
-    if (!form.title || !form.title.trim()) return "请填写工单标题";
-    if (!form.caller_number || !form.caller_number.trim()) return "请填写来电号码";
-    if (onCall) return note && note.trim() ? null : "即办请填写答复说明或选用知识库条目";
-    return unit ? null : "请选择承办单位";
+    if (!form.title || !form.title.trim()) return { field: "f-title", text: "请填写工单标题" };
+    if (!form.caller_number || !form.caller_number.trim()) {
+      return { field: "f-caller-number", text: "请填写来电号码" };
+    }
+    if (onCall) {
+      return note && note.trim() ? null
+        : { field: "f-note", text: "即办请填写答复说明或选用知识库条目" };
+    }
+    return unit ? null : { field: "f-unit", text: "请选择承办单位" };
   }
 
   function myCalls(calls, extension, n) {

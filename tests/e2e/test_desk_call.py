@@ -124,7 +124,7 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await page.keyboard.press("Enter")
         await expect(state).to_have_attribute("data-state", "ready")
         await expect(page.locator("#desk-error")).to_be_empty()
-        await expect(page.locator("#shortcuts li")).to_have_count(7)
+        await expect(page.locator("#shortcuts li")).to_have_count(8)
         await expect(page.locator("#shortcuts")).to_contain_text("Alt+D 派发工单")
         await expect(page.locator("#f-title")).to_be_disabled()
         callbacks = page.locator("#callback-list li")
@@ -142,7 +142,7 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
             task = await s.get(CallbackTask, task_id)
             assert task is not None and task.status == CallbackStatus.done
             assert task.done_by == USERNAME
-        await page.evaluate("document.activeElement.blur()")
+        await page.keyboard.press("Escape")
 
         citizen = citizen_factory(pbx, number="12345", caller=CALLER, display_name="张伟",
                                   wav=citizen_wav, hangup_after=11)
@@ -177,7 +177,7 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await screenshot(page, "transcript")
 
         # "/" goes to the hand search (from outside a field), the answer comes back.
-        await page.evaluate("document.activeElement.blur()")
+        await page.keyboard.press("Escape")  # out of the draft's field
         await page.keyboard.press("/")
         await expect(page.locator("#kb-q")).to_be_focused()
         await page.keyboard.type("社保卡补办")
@@ -230,7 +230,11 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         # A new call starts clean: the first caller's words are gone (this one is silent).
         await expect(page.locator("#transcript li.caller")).to_have_count(0)
         await expect(page.locator("#desk-notice")).to_be_empty()
-        await page.evaluate("document.activeElement.blur()")
+        # Alt+J with no answer yet: refused, the cursor goes to the answer field; Esc, "/".
+        await page.keyboard.press("Alt+j")
+        await expect(page.locator("#desk-error")).to_contain_text("即办请填写答复说明")
+        await expect(page.locator("#f-note")).to_be_focused()
+        await page.keyboard.press("Escape")
         await page.keyboard.press("/")
         await page.keyboard.type("社保卡丢了怎么补办")
         await page.keyboard.press("Enter")

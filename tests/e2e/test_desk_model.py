@@ -50,6 +50,8 @@ async def test_shortcut_table(model: Page) -> None:
     # "/" focuses the search, except while typing (there it is a slash).
     assert await call(model, "shortcutFor", key("Slash", "/")) == "search"
     assert await call(model, "shortcutFor", key("Slash", "/", in_field=True)) is None
+    assert await call(model, "shortcutFor", key("Escape", "Escape", in_field=True)) == "leave"
+    assert await call(model, "shortcutFor", key("Escape", "Escape")) == "leave"
     assert await call(model, "shortcutFor", key("KeyD", "d")) is None
     assert await call(model, "shortcutFor", key("KeyD", "d", alt=True, ctrl=True)) is None
     assert await call(model, "shortcutFor", key("KeyD", "D", alt=True, shift=True)) is None
@@ -141,10 +143,14 @@ async def test_the_one_action_body_and_what_blocks_it(model: Page) -> None:
     assert (on_call["on_call"], on_call["note"]) == (True, "已答复")
     assert "dispatch" not in on_call
     assert await call(model, "blocker", form, {"unit": "ecology", "onCall": False}) is None
-    assert await call(model, "blocker", form, {"unit": "", "onCall": False}) == "请选择承办单位"
-    assert "即办" in await call(model, "blocker", form, {"onCall": True, "note": " "})
+    assert await call(model, "blocker", form, {"unit": "", "onCall": False}) == {
+        "field": "f-unit", "text": "请选择承办单位"}
+    on_call_blocked = await call(model, "blocker", form, {"onCall": True, "note": " "})
+    assert on_call_blocked["field"] == "f-note" and "即办" in on_call_blocked["text"]
     assert await call(model, "blocker", {"title": " ", "caller_number": "1"},
-                      {"unit": "x"}) == "请填写工单标题"
+                      {"unit": "x"}) == {"field": "f-title", "text": "请填写工单标题"}
+    for field in ("f-title", "f-unit", "f-note", "f-caller-number"):  # they exist on the page
+        assert f'id="{field}"' in DESK.read_text(encoding="utf-8")
 
 
 async def test_own_calls_and_orders(model: Page) -> None:
