@@ -2,8 +2,9 @@
 
 A busy centre takes tens of thousands of calls a day and the figures are drawn up to
 four times a second, so nothing here walks the day's calls: each call adds to running
-counts (per line, per skill, in total) when it is offered, answered or given up, and
-only the calls not yet ended are kept (`live`: the waiting ones give the longest wait).
+counts (per line, per skill, per hour of entry, in total) when it is offered, answered
+or given up, and only the calls not yet ended are kept (`live`: the waiting ones give
+the longest wait).
 `seen` remembers today's call ids so a call delivered twice (or seeded from the store
 and then heard on the bus) counts once.
 
@@ -21,6 +22,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from workorders.sla import CHINA
+
 TOTAL = ("total", "total")
 UNKNOWN = "unknown"  # a line or skill the catalogue does not know
 
@@ -35,6 +38,13 @@ class QueueRow(BaseModel):
     abandoned: int = 0
     answer_rate: float | None = None
     within_target: float | None = None
+
+
+class HourBar(BaseModel):
+    hour: int  # 0-23, Beijing time
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
 
 
 @dataclass(slots=True)
@@ -66,7 +76,8 @@ class CallTally:
     tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)
 
     def _keys(self, call: LiveCall) -> tuple[tuple[str, str], ...]:
-        return (TOTAL, ("line", call.line), ("skill", call.skill))
+        hour = f"{call.entered_at.astimezone(CHINA).hour:02d}"
+        return (TOTAL, ("line", call.line), ("skill", call.skill), ("hour", hour))
 
     def _count(self, call: LiveCall, **steps: int) -> None:
         for key in self._keys(call):
@@ -131,6 +142,15 @@ class CallTally:
                         longest_wait_since=min(waits) if waits else None, offered=t.offered,
                         answered=t.answered, abandoned=t.abandoned,
                         answer_rate=share(t.answered), within_target=share(t.within))  # fmt: skip
+
+    def hours(self, until: int) -> list[HourBar]:
+        """Calls offered, answered and abandoned in each hour of today, 0 to `until`."""
+        bars = []
+        for hour in range(until + 1):
+            t = self.tallies.get(("hour", f"{hour:02d}"), Tally())
+            bars.append(HourBar(hour=hour, offered=t.offered, answered=t.answered,
+                                abandoned=t.abandoned))  # fmt: skip
+        return bars
 
     def rows(self, kind: str, titles: Mapping[str, str]) -> list[QueueRow]:
         """Rows with calls today, those with callers waiting first; quiet ones left out."""

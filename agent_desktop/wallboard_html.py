@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from agent_desktop.render import Markup, escape
-from agent_desktop.wallboard_calls import QueueRow
+from agent_desktop.wallboard_calls import HourBar, QueueRow
 from agent_desktop.wallboard_model import STATE_LABEL, Figures, LightChange, SeatRow
 from workorders.sla import CHINA
 
@@ -114,6 +114,43 @@ def capacity_bar(in_use: int, capacity: int, width: int = 240, height: int = 14)
     )
 
 
+CHART_W, CHART_H, CHART_PLOT = 720, 150, 120  # SVG size; the bars' height (labels below)
+
+
+def _rect(cls: str, x: float, base: float, width: float, height: float) -> str:
+    """A bar standing on `base` (SVG y grows downwards)."""
+    return (
+        f'<rect class="{cls}" x="{x:.1f}" y="{base - height:.1f}" width="{width:.1f}" '
+        f'height="{height:.1f}"/>'
+    )
+
+
+def hour_chart(hours: Sequence[HourBar]) -> Markup:
+    """Today's calls per hour as an inline SVG: offered (grey), answered (blue) and
+    abandoned (red) stacked inside it; one slot per hour 0-23, a label every 3 hours."""
+    slot = CHART_W / 24
+    top = max([h.offered for h in hours] + [1])
+    parts = [
+        f'<svg class="hours" id="wb-hours" width="{CHART_W}" height="{CHART_H}" '
+        f'viewBox="0 0 {CHART_W} {CHART_H}" role="img" aria-label="今日每小时来电">'
+    ]
+    for h in hours:
+        x = h.hour * slot + 3
+        scale = CHART_PLOT / top
+        answered_top = CHART_PLOT - h.answered * scale
+        parts.append(
+            f"<g><title>{h.hour}时：呼入 {h.offered}，接通 {h.answered}，放弃 {h.abandoned}</title>"
+            + _rect("off", x, CHART_PLOT, slot - 6, h.offered * scale)
+            + _rect("ans", x, CHART_PLOT, slot - 6, h.answered * scale)
+            + _rect("abd", x, answered_top, slot - 6, h.abandoned * scale)
+            + "</g>"
+        )
+    for hour in range(0, 24, 3):
+        parts.append(f'<text x="{hour * slot + 2:.1f}" y="{CHART_H - 8}">{hour}时</text>')
+    parts.append(f'<text class="top" x="{CHART_W - 4}" y="12">峰值 {top}</text></svg>')
+    return Markup("".join(parts))
+
+
 def light_items(lights: Sequence[LightChange]) -> Markup:
     if not lights:
         return Markup('<li class="empty">暂无亮灯工单</li>')
@@ -142,6 +179,9 @@ def board(f: Figures) -> Markup:
         + header + f"<tbody>{queue_rows(f.lines, f.now)}</tbody></table></section>"
         + '<section class="panel wide"><h2>各技能组排队</h2><table class="queues" id="wb-skills">'
         + header + f"<tbody>{queue_rows(f.skills, f.now)}</tbody></table></section>"
+        + '<section class="panel wide"><h2>今日来电（每小时）<span class="muted"> '
+        + '灰：呼入 · 蓝：接通 · 红：放弃</span></h2>'
+        + f'<div id="wb-hours-box">{hour_chart(f.hours)}</div></section>'
         + '<section class="panel wide"><h2>坐席状态 <span class="muted" id="wb-seat-total">'
         + f"共 {len(f.seats)} 席</span></h2>"
         + f'<ul class="counts" id="wb-seat-counts">{seat_counts(f.seat_counts)}</ul>'

@@ -35,7 +35,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
-from agent_desktop.wallboard_calls import UNKNOWN, CallTally, LiveCall, QueueRow
+from agent_desktop.wallboard_calls import UNKNOWN, CallTally, HourBar, LiveCall, QueueRow
 from hotline.bus_events import (
     BusEvent,
     CallAnswered,
@@ -110,6 +110,7 @@ class Figures(BaseModel):
     total: QueueRow
     lines: list[QueueRow]
     skills: list[QueueRow]
+    hours: list[HourBar]
     seat_counts: dict[str, int]
     seats: list[SeatRow]
     asr: AsrFigures
@@ -249,6 +250,7 @@ class Board:
             total=self.calls.row("total", "total", "全部"),
             lines=self.calls.rows("line", lines),
             skills=self.calls.rows("skill", skills),
+            hours=self.calls.hours(now.astimezone(CHINA).hour),
             seat_counts=counts,
             seats=[SeatRow(extension=ext, state=s.state, label=seat_label(s.state, s.reason),
                            since=s.since) for ext, s in seats],

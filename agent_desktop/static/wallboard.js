@@ -70,6 +70,31 @@
     svg.setAttribute("aria-label", `转写容量 ${used}/${capacity}`);
   }
 
+  // The same chart as wallboard_html.hour_chart (keep the two in step).
+  const CHART_W = 720, CHART_H = 150, CHART_PLOT = 120;
+  function rect(cls, x, base, width, height) {
+    return `<rect class="${cls}" x="${x.toFixed(1)}" y="${(base - height).toFixed(1)}" ` +
+      `width="${width.toFixed(1)}" height="${height.toFixed(1)}"/>`;
+  }
+  function hourChart(hours) {
+    const slot = CHART_W / 24;
+    const top = Math.max(1, ...hours.map((h) => h.offered));
+    const scale = CHART_PLOT / top;
+    let svg = `<svg class="hours" id="wb-hours" width="${CHART_W}" height="${CHART_H}" ` +
+      `viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="今日每小时来电">`;
+    for (const h of hours) {
+      const x = h.hour * slot + 3;
+      svg += `<g><title>${h.hour}时：呼入 ${h.offered}，接通 ${h.answered}，放弃 ${h.abandoned}</title>` +
+        rect("off", x, CHART_PLOT, slot - 6, h.offered * scale) +
+        rect("ans", x, CHART_PLOT, slot - 6, h.answered * scale) +
+        rect("abd", x, CHART_PLOT - h.answered * scale, slot - 6, h.abandoned * scale) + "</g>";
+    }
+    for (let hour = 0; hour < 24; hour += 3) {
+      svg += `<text x="${(hour * slot + 2).toFixed(1)}" y="${CHART_H - 8}">${hour}时</text>`;
+    }
+    return svg + `<text class="top" x="${CHART_W - 4}" y="12">峰值 ${top}</text></svg>`;
+  }
+
   function render(f) {
     skew = Date.parse(f.now) - Date.now();
     const t = f.total;
@@ -83,6 +108,7 @@
     set("wb-abandoned", t.abandoned);
     $("wb-lines").tBodies[0].innerHTML = queueRows(f.lines);
     $("wb-skills").tBodies[0].innerHTML = queueRows(f.skills);
+    html("wb-hours-box", hourChart(f.hours));
     html("wb-seat-counts", Object.entries(f.seat_counts).map(([s, n]) =>
       `<li class="state-${esc(s)}" data-state="${esc(s)}">${esc(STATE_LABEL[s] || s)} <strong>${n}</strong></li>`).join(""));
     set("wb-seat-total", `共 ${f.seats.length} 席`);

@@ -111,6 +111,8 @@ async def test_the_wallboard_follows_real_calls_by_push_with_100_seats(
         await expect(page.locator("#wb-abandoned")).to_have_text("1", timeout=20_000)
         await expect(page.locator("#wb-waiting")).to_have_text("0")
         await expect(page.locator("#wb-answer-rate")).to_have_text("0.0%")
+        hour = page.locator("#wb-hours g").filter(has_text="放弃 1")  # the chart, redrawn
+        await expect(hour).to_have_count(1)
         assert (quitter.wait(15)).exit_code == 0
 
         phone = softphone_factory(pbx, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent_desktop.wallboard_html import board, capacity_bar, elapsed, percent
+from agent_desktop.wallboard_html import board, capacity_bar, elapsed, hour_chart, percent
 from agent_desktop.wallboard_model import Board, LightChange, OrderFigures, SurveyFigures
 from hotline.bus_events import (
     CallAnswered,
@@ -167,3 +167,23 @@ def test_markup_of_the_board() -> None:
     assert percent(None) == "—" and percent(0.9512) == "95.1%"
     assert 'width="60"' in str(capacity_bar(1, 4, width=240))
     assert " full" in str(capacity_bar(4, 4))
+
+
+def test_calls_per_hour_as_an_svg_chart() -> None:
+    b = fresh()  # T0 is 10:00 in Beijing
+    offer(b, "a", "12345", 0)
+    offer(b, "b", "12345", 3600)  # 11:00
+    offer(b, "c", "12345", 3700)
+    b.apply(CallAnswered(linkedid="b", extension="1"), at(3610))
+    b.apply(CallEnded(linkedid="c", answered=False), at(3800))
+    f = b.figures(at(3900))
+    assert [h.hour for h in f.hours] == list(range(12))  # midnight to the hour now
+    assert (f.hours[10].offered, f.hours[11].offered) == (1, 2)
+    assert (f.hours[11].answered, f.hours[11].abandoned) == (1, 1)
+    svg = str(hour_chart(f.hours))
+    assert svg.startswith('<svg class="hours"') and svg.endswith("</svg>")
+    assert "11时：呼入 2，接通 1，放弃 1" in svg and "峰值 2" in svg
+    # the busiest hour's offered bar is the full plot height; answered half of it
+    assert 'class="off" x="333.0" y="0.0" width="24.0" height="120.0"' in svg
+    assert 'class="ans" x="333.0" y="60.0" width="24.0" height="60.0"' in svg
+    assert 'class="abd" x="333.0" y="0.0" width="24.0" height="60.0"' in svg
