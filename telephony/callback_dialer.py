@@ -57,7 +57,7 @@ from telephony.ami_errors import AmiError, AmiNotConnectedError
 from telephony.ami_events import AgentConnect, AmiEvent
 from telephony.call_models import CallbackTaskPublic
 from telephony.call_service import OperatorInterfaces
-from telephony.callback_dialer_api import routes, task_changed
+from telephony.callback_dialer_api import DialerStatus, routes, task_changed
 from telephony.callback_dialer_plan import (
     Candidate,
     DialerPolicy,
@@ -148,6 +148,10 @@ class CallbackDialer:
         self._interfaces = OperatorInterfaces(calls.operator_interface)
         self._active: dict[int, str] = {}  # task id -> queue
         self._wake = asyncio.Event()
+
+    @property
+    def dialing(self) -> int:
+        return len(self._active)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -339,9 +343,16 @@ def build(core: Core) -> Feature:
     from hotline.app import StartupError  # noqa: PLC0415  (hotline.app imports the builders)
 
     calls, ivr = core.settings.calls, core.settings.ivr
-    api = routes(bus=core.bus, clock=core.clock)
+    hours = f"{ivr.calling_hours_start:%H:%M}-{ivr.calling_hours_end:%H:%M} {ivr.timezone}"
+
+    def status(dialing: int = 0) -> DialerStatus:
+        return DialerStatus(mode=calls.callback_mode, max_dials=calls.callback_max_dials,
+                            max_attempts=calls.callback_max_attempts, calling_hours=hours,
+                            dialing=dialing)  # fmt: skip
+
     if calls.callback_mode != "auto":
-        return Feature(name="callback_dialer", routes=api)
+        return Feature(name="callback_dialer",
+                       routes=routes(bus=core.bus, clock=core.clock, status=status))  # fmt: skip
     if any(c in calls.callback_prompt + ivr.prompt_dir for c in ",|()"):
         raise StartupError("calls.callback_prompt and ivr.prompt_dir may not hold , | ( )")
     try:
@@ -355,5 +366,6 @@ def build(core: Core) -> Feature:
         calls=calls, ivr=ivr, catalogue=catalogue, sessionmaker=core.sessionmaker,
         ami=core.ami, bus=core.bus, presence=core.presence, clock=core.clock, tracker=tracker,
     )  # fmt: skip
+    api = routes(bus=core.bus, clock=core.clock, status=lambda: status(dialer.dialing))
     return Feature(name="callback_dialer", routes=api, ami_handlers=(tracker,),
                    tasks=(dialer.run, dialer.watch))  # fmt: skip

@@ -2,6 +2,7 @@
 
 Mounted by the callback_dialer feature in both modes (the list and "done" stay in
 telephony.call_api). Operators and supervisors may:
+- GET  /api/callbacks/dialer       the mode (manual / auto), the limits, dials in flight;
 - GET  /api/callbacks/{id}/dials   every automatic dial of the task (outcome, operator);
 - POST /api/callbacks/{id}/take    "I call this one back myself": the dialer leaves it;
 - POST /api/callbacks/{id}/redial  give a task the dialer handed back to it again.
@@ -12,6 +13,7 @@ A task being dialled cannot be taken or redialled (409). Changes go on the bus a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -38,6 +40,16 @@ class DialList(BaseModel):
     dials: list[CallbackDialPublic]
 
 
+class DialerStatus(BaseModel):
+    """How missed-call callbacks are worked on this server (the desk shows the mode)."""
+
+    mode: Literal["manual", "auto"]
+    max_dials: int
+    max_attempts: int
+    calling_hours: str  # e.g. "09:00-20:00 Asia/Shanghai"
+    dialing: int = 0  # dials in flight on this server now
+
+
 def task_changed(task: CallbackTaskPublic) -> CallbackTaskChanged:
     return CallbackTaskChanged(
         task_id=task.id, number=task.number, line=task.line, status=task.status.value,
@@ -47,9 +59,12 @@ def task_changed(task: CallbackTaskPublic) -> CallbackTaskChanged:
     )  # fmt: skip
 
 
-def routes(*, bus: Bus, clock: Clock) -> RouteTable:
+def routes(*, bus: Bus, clock: Clock, status: Callable[[], DialerStatus]) -> RouteTable:
     def task_id(request: web.Request) -> int:
         return int(request.match_info["task_id"])
+
+    async def dialer(request: web.Request) -> web.StreamResponse:
+        return web.json_response(text=status().model_dump_json())
 
     async def dials(request: web.Request) -> web.StreamResponse:
         async with request.app[SESSIONMAKER]() as session:
@@ -83,6 +98,9 @@ def routes(*, bus: Bus, clock: Clock) -> RouteTable:
     tags = ("calls",)
     return RouteTable(
         (
+            Route(method="GET", path="/api/callbacks/dialer", handler=dialer,
+                  roles=CALLBACK_WORKERS, summary="Callback mode (manual or auto) and the dialer",
+                  name="callback_dialer", tags=tags, response=DialerStatus),
             Route(method="GET", path=r"/api/callbacks/{task_id:\d+}/dials", handler=dials,
                   roles=CALLBACK_WORKERS, summary="Automatic dials of a callback task",
                   name="callback_dials", tags=tags, response=DialList),

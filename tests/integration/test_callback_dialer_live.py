@@ -214,7 +214,9 @@ async def test_busy_then_connected_on_the_retry_and_others_back_to_operators_wit
         silent.wait(10)
         callback_citizen_factory(answer="no-answer", sip_port=silent.sip_port)
         given_up = await until(attempted("silent", 2), "the second unanswered attempt")
-        # The desk: the dials of a task; a task is taken by hand, a closed one cannot be.
+        # The desk: the mode; the dials of a task; a task is taken by hand, a closed one not.
+        status, body = await desk.get("/api/callbacks/dialer")
+        assert status == 200 and (body["mode"], body["max_attempts"]) == ("auto", 2), body
         status, body = await desk.get(f"/api/callbacks/{ids['busy']}/dials")
         assert status == 200 and [d["outcome"] for d in body["dials"]] == ["busy", "connected"]
         status, body = await desk.post(f"/api/callbacks/{ids['silent']}/take", {})

@@ -193,7 +193,7 @@ def _core(**calls: object) -> Core:
 def test_manual_mode_runs_no_dialer_and_auto_runs_one_with_its_routes() -> None:
     manual = callback_dialer.build(_core())
     assert (manual.tasks, manual.ami_handlers) == ((), ())
-    assert manual.routes is not None and len(manual.routes.routes) == 3
+    assert manual.routes is not None and len(manual.routes.routes) == 4
     auto = callback_dialer.build(_core(callback_mode="auto"))
     assert len(auto.tasks) == 2 and isinstance(auto.ami_handlers[0], callback_dialer.DialTracker)
 
