@@ -15,7 +15,8 @@ the dialplan records into ``<record_dir>/<channel id>-<seq>.wav`` and reports th
 recording; the interpreter reads that file (as the server sees it: `record_read_dir`),
 has it recognized off the loop (`SpeechToText`: the step's phrases as a grammar for an
 answer, the full model for a comment), deletes it, and feeds the text to the run. A key
-that ended a spoken answer's recording is taken from AMI's DTMFEnd on the channel.
+that ended a spoken answer's recording is taken from AMI's DTMFEnd on the channel; a
+comment cut short by the citizen hanging up is transcribed after the Hangup.
 
 The attempt ends with the channel's Hangup. A failed Originate is classified by that
 Hangup's cause and the DialEnd status (`ivr_flows.outcomes`), never by its Reason. When
@@ -264,6 +265,7 @@ class FlowInterpreter:
                         last_key = event.digit if event.direction != "Sent" else last_key
                         continue
                     if isinstance(event, Hangup):
+                        await self._comment_cut_short(run, channel_id, bound)
                         run.hung_up()
                         return event.cause
                     if isinstance(event, ChannelGone):
@@ -322,6 +324,17 @@ class FlowInterpreter:
         if status == "DTMF":
             return run.answer(seq, key)
         return run.answer(seq, "", text)
+
+    async def _comment_cut_short(
+        self, run: FlowRun, channel_id: str, bound: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        """The citizen hung up while a comment was recorded: keep what was said (citizens
+        often hang up instead of waiting for the silence that ends a comment)."""
+        current = run.current
+        if run.finished or current is None or current.op != "record":
+            return
+        await self._recorded(run, current.seq, status="HANGUP", key="", channel_id=channel_id,
+                             bound=bound)  # fmt: skip
 
     async def _command(
         self, channel: str, channel_id: str, cmd: Command,

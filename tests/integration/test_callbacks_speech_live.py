@@ -4,7 +4,8 @@ server and the real Asterisk, with the Korean test model and real Korean speech.
 The test flow (tests/data/ivr_ko/survey.toml) takes its answer spoken or keyed, then
 records a comment. One sipp citizen plays a WAV built from the ko/ clips: a short piece
 of one clip that says one choice's phrase ("정당화 하지는 않을까" -> choice 2, 基本满意),
-a pause, then a whole clip as the comment. Another citizen answers by keypad (3) while
+a pause, then a whole clip as the comment, and hangs up a second after it (the comment
+is kept and transcribed after the hang-up). Another citizen answers by keypad (3) while
 the answer is being recorded, and hangs up at the comment. Both results land on the
 orders: archived with the comment in the survey's history note, reopened for the other.
 The comment's text is checked CER-ish: enough of its reference words appear.
@@ -93,7 +94,10 @@ async def test_a_spoken_answer_and_a_recorded_comment_reach_the_order(
 ) -> None:  # fmt: skip
     install_prompts(tmp_path / "prompts")
     speaker = callback_citizen_factory(
-        answer="answer", wav=spoken_answer_then_comment(tmp_path / "audio"), hangup_after=45
+        # hangs up 1 s after the comment, before the silence that would end it
+        answer="answer",
+        wav=spoken_answer_then_comment(tmp_path / "audio"),
+        hangup_after=18.5,
     )
     keypad = callback_citizen_factory(answer="answer", dtmf="3", dtmf_delay=1.5, hangup_after=4.0)
     server = await server_factory(
