@@ -16,7 +16,7 @@ When the figures may have changed, the service publishes one `system.wallboard` 
 forwards every bus event to supervisors and admins, so each open wallboard receives it
 over the page's one WebSocket and redraws (static/wallboard.js). The page itself is
 drawn on the server from the same figures (`GET /wallboard`, installed as
-`agent_desktop.views.home.WALLBOARD_PAGE`), and `GET /wallboard/figures` (JSON) lets a
+`agent_desktop.views.home.WALLBOARD_PAGE`), and `GET /api/wallboard/figures` (JSON) lets a
 page that (re)connects catch up at once.
 
 Nothing here can stop the server: a failing store read is logged and the last figures
@@ -168,7 +168,7 @@ def routes(service: WallboardService) -> RouteTable:
 
     return RouteTable(
         (
-            Route(method="GET", path="/wallboard/figures", handler=figures_json,
+            Route(method="GET", path="/api/wallboard/figures", handler=figures_json,
                   roles=WATCHERS, summary="The wallboard's figures now (JSON)",
                   name="wallboard_figures", tags=("wallboard",), response=Figures),
         ),

@@ -131,7 +131,7 @@
   }
 
   async function catchUp() {
-    const response = await fetch("/wallboard/figures", { credentials: "same-origin" });
+    const response = await fetch("/api/wallboard/figures", { credentials: "same-origin" });
     if (response.ok) render(await response.json());
   }
   function link(state, text) { const el = $("wb-link"); el.dataset.state = state; el.textContent = text; }

@@ -4,7 +4,7 @@ lights turning by the real SLA clock, figures pushed on the bus.
 The server runs work orders (with a fast SLA clock) and the wallboard over the real
 broker and a SQLite store. Survey callback jobs are stored (two due, one later, one done
 today, one failed today); three orders are taken "in the past" so the SLA clock turns
-two of them red and one yellow on its next tick. `GET /wallboard/figures` (a supervisor's
+two of them red and one yellow on its next tick. `GET /api/wallboard/figures` (a supervisor's
 bearer token) then shows the counts and the lights newest first, and a
 `system.wallboard` event on the bus carries the same.
 """
@@ -64,6 +64,9 @@ async def test_order_lights_and_surveys_reach_the_wallboard(
         boss = await accounts.create_user(session=s, username="boss", password="x" * 16,
                                           role=Role.supervisor)  # fmt: skip
         token = await accounts.create_api_token(session=s, user_id=boss.id, name="wb")
+        clerk = await accounts.create_user(session=s, username="clerk", password="x" * 16,
+                                           role=Role.operator)  # fmt: skip
+        operator_token = await accounts.create_api_token(session=s, user_id=clerk.id, name="op")
         plan = [
             ("due1", JobState.pending, now - timedelta(minutes=5), None),
             ("due2", JobState.pending, now - timedelta(minutes=1), None),
@@ -106,13 +109,17 @@ async def test_order_lights_and_surveys_reach_the_wallboard(
         async def board_shows_it() -> bool:
             async with ClientSession(
                 headers={"Authorization": f"Bearer {token}"}
-            ) as http, http.get(server.http_url + "/wallboard/figures") as r:
+            ) as http, http.get(server.http_url + "/api/wallboard/figures") as r:
                 assert r.status == 200, await r.text()
                 f = Figures.model_validate(await r.json())
             figures[:] = [f]
             return (f.orders.red, f.orders.yellow, len(f.lights)) == (2, 1, 3)
 
         await _until(board_shows_it, 20, "two red and one yellow order on the wallboard")
+        async with ClientSession(headers={"Authorization": f"Bearer {operator_token}"}) as op:
+            for path in ("/api/wallboard/figures", "/wallboard"):
+                async with op.get(server.http_url + path, allow_redirects=False) as r:
+                    assert r.status == 403, path  # supervisors and admins only
         f = figures[0]
         assert f.orders.open == 4
         assert {c.number for c in f.lights} == set(numbers[:3])
