@@ -14,6 +14,7 @@ admin watches; the counts, the lit orders and the surveys done follow by push.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -113,9 +114,9 @@ async def test_the_wallboard_follows_real_calls_by_push_with_100_seats(
         await expect(page.locator("#wb-answer-rate")).to_have_text("0.0%")
         hour = page.locator("#wb-hours g").filter(has_text="放弃 1")  # the chart, redrawn
         await expect(hour).to_have_count(1)
-        assert (quitter.wait(15)).exit_code == 0
+        assert (await asyncio.to_thread(quitter.wait, 15)).exit_code == 0
 
-        phone = softphone_factory(pbx, 0)
+        phone = await asyncio.to_thread(softphone_factory, pbx, 0)  # the server keeps running
         ext = phone.operator.extension
         caller = citizen_factory(pbx, number="12345", caller="13800138000",
                                  display_name="张伟", hangup_after=6)
@@ -127,7 +128,7 @@ async def test_the_wallboard_follows_real_calls_by_push_with_100_seats(
         await expect(page.locator("#wb-answer-rate")).not_to_have_text("0.0%")
         assert await page.evaluate("window.__noReload === true")
         await screenshot(page, "answered")
-        assert (caller.wait(20)).exit_code == 0
+        assert (await asyncio.to_thread(caller.wait, 20)).exit_code == 0
         print(f"\nwallboard {SEEDED}+ seats: reload drawn {drawn * 1000:.0f} ms, "
               f"live {live * 1000:.0f} ms")
         assert live < RENDER_BOUND_S
