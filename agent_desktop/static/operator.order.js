@@ -1,0 +1,214 @@
+// Operator desk, the order side: the draft order beside the call (prefilled from the
+// call and its transcript, with the suggestions and their reasons, corrections kept),
+// the one action (派发 / 即办), the untaken draft kept across a reload, and the lists
+// (callback tasks, the operator's own recent calls and orders).
+// `window.DeskOrder(ctx)` is called once by operator.js with what it shares (the desk's
+// state, DOM and HTTP helpers, the seat action and the call's drawing); it returns the
+// functions operator.js uses.
+"use strict";
+window.DeskOrder = function (ctx) {
+  const { M, $, el, when, get, post, showError, notice, desk, stats, OUTCOMES } = ctx;
+  const ORDER_STATUS = {
+    accepted: "已受理", dispatched: "已派单", acknowledged: "已签收", replied: "已回复",
+    returned: "已退单", reviewed: "已审核", surveyed: "已回访", archived: "已归档", merged: "已并单",
+  };
+
+  // ---------------------------------------------------------------- the draft
+  function formValues() {
+    const v = {};
+    for (const input of document.querySelectorAll("#draft [data-field]")) v[input.dataset.field] = input.value;
+    return v;
+  }
+
+  async function refreshDraft() {
+    const call = desk.call;
+    if (!call) return;
+    try {
+      const draft = await get("/api/calls/" + encodeURIComponent(call) + "/draft");
+      if (call === desk.call && desk.draft !== "taken") applyDraft(draft);
+    } catch (err) { /* the call record may not be stored yet; the next words ask again */ }
+  }
+
+  function setWhy(id, s) { $(id).textContent = s ? "建议：" + s.label + "（" + s.reason + "）" : ""; }
+
+  function applyDraft(draft) {
+    stats.drafts += 1;
+    if (!desk.lines.length && draft.transcript.length) {
+      // The page was opened (or reloaded) during or after the call: what was said so far.
+      desk.lines = M.storedLines(draft.transcript);
+      $("live").hidden = false;
+      for (const line of desk.lines) ctx.drawLine(line);
+    }
+    const merged = M.mergeDraft(formValues(), draft.order, desk.edited);
+    desk.draft = draft;
+    for (const input of document.querySelectorAll("#draft [data-field]")) {
+      const f = input.dataset.field;
+      if (desk.edited.has(f)) continue;
+      if (f === "time_limit_class" && !merged[f]) continue; // keep the preset's default
+      input.value = merged[f] == null ? "" : merged[f];
+    }
+    const s = draft.suggestions;
+    setWhy("why-kind", s.kind);
+    setWhy("why-category", s.category);
+    setWhy("why-address", s.address);
+    setWhy("why-limit", s.time_limit);
+    $("mode-label").textContent = s.mode.label + (s.urgent ? "（紧急）" : "");
+    $("why-mode").textContent = s.mode.reason;
+    if (s.units && s.units.units.length) {
+      $("why-unit").textContent = "建议：" + s.units.units.map((u) => u.name).join("、") + "（" + s.units.reason + "）";
+      if (!desk.unitEdited) $("f-unit").value = s.units.units[0].id;
+    } else {
+      $("why-unit").textContent = "职责清单中没有对应单位，请选择承办单位或即办";
+    }
+    $("why-assisting").textContent = s.assisting
+      ? "协办：" + s.assisting.units.map((u) => u.name).join("、") + "（" + s.assisting.reason + "）" : "";
+    if (draft.articles.length && !$("kb-q").value.trim() && !$("kb-hits").children.length) {
+      $("kb-source").textContent = "工单建议的知识库条目";
+      ctx.drawHits(draft.articles);
+    }
+  }
+
+  async function take(onCall) {
+    if (desk.busy) return;
+    showError("");
+    if (!desk.call || $("draft-fields").disabled) { showError("没有进行中的工单草稿"); return; }
+    if (desk.draft && !desk.draft.order.call_ended_at && desk.state !== "talking") {
+      await refreshDraft(); // the call has ended since: its end time goes with the order
+    }
+    const form = formValues();
+    const unit = $("f-unit").value;
+    const assisting = !desk.unitEdited && desk.draft && desk.draft.suggestions && desk.draft.suggestions.assisting
+      ? desk.draft.suggestions.assisting.units.map((u) => u.id) : [];
+    let note = $("f-note").value.trim();
+    if (onCall && !note && desk.draft && desk.draft.articles.length) {
+      desk.article = desk.draft.articles[0];
+      note = "按知识库《" + desk.article.title + "》答复";
+    }
+    const opts = { unit, assisting, onCall, note };
+    const why = M.blocker(form, opts);
+    if (why) { showError(why.text); $(why.field).focus(); return; }
+    const base = desk.draft ? desk.draft.order : { channel: "phone", call_linkedid: desk.call };
+    desk.busy = true;
+    try {
+      const order = await post("/api/orders", M.takeBody(base, form, opts));
+      if (onCall && desk.article) post("/api/knowledge/" + desk.article.id + "/used").catch(() => {});
+      const where = onCall ? "已即办办结" : "已派发至 " + (desk.units.get(unit) || unit);
+      notice("工单 " + order.number + " " + where);
+      $("desk-notice").dataset.order = order.number;
+      doneWithCall();
+      if (desk.state === "wrap_up") await ctx.act("ready"); // after-call work is done: next call
+      loadLists();
+    } catch (err) {
+      showError((onCall ? "即办" : "派发") + "失败：" + err.message);
+    } finally {
+      desk.busy = false;
+    }
+  }
+
+  function doneWithCall() {
+    desk.draft = "taken";
+    forget();
+    $("draft").reset();
+    $("draft-fields").disabled = true;
+    $("draft-empty").hidden = false;
+    $("draft-call").textContent = "";
+    for (const id of ["why-kind", "why-category", "why-address", "why-unit", "why-assisting",
+      "why-limit", "why-mode"]) $(id).textContent = "";
+    $("mode-label").textContent = "—";
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+  }
+
+  // ---------------------------------------------------------------- lists
+  // Each list on its own: a server without that feature (or a failed request) leaves the
+  // list saying so and the rest of the desk working.
+  async function loadLists() {
+    const lists = [
+      ["callback-list", "/api/callbacks?status=open&limit=20", (d) => drawCallbacks(d.callbacks)],
+      ["call-list", "/api/calls?limit=200", (d) => drawRows("call-list",
+        M.myCalls(d.calls, desk.extension, 8), (c) => [when(c.entered_at),
+          c.caller_number || "（无号码）", c.line || c.dnis || "",
+          OUTCOMES[c.outcome] || c.outcome].join(" · "))],
+      ["order-list", "/api/orders?limit=200", (d) => drawRows("order-list",
+        M.myOrders(d.orders, desk.username, 8), (o) =>
+          [o.number, o.title, ORDER_STATUS[o.status] || o.status].join(" · "))],
+    ];
+    await Promise.all(lists.map(([id, path, draw]) => get(path).then(draw).catch((err) => {
+      $(id).replaceChildren(el("li", "暂不可用（" + err.message + "）", "muted"));
+    })));
+  }
+
+  function drawRows(id, items, text) {
+    const list = $(id);
+    list.replaceChildren(...items.map((item) => el("li", text(item))));
+    if (!items.length) list.appendChild(el("li", "暂无", "muted"));
+  }
+
+  function drawCallbacks(tasks) {
+    const list = $("callback-list");
+    list.replaceChildren();
+    $("callback-empty").hidden = tasks.length > 0;
+    for (const t of tasks) {
+      const li = el("li");
+      li.dataset.task = t.id;
+      li.append(el("span", t.number + " · 漏接 " + t.missed_count + " 次 · 最近 " + when(t.last_missed_at)));
+      const done = el("button", "已回拨", "secondary small");
+      done.type = "button";
+      done.setAttribute("aria-label", "已回拨 " + t.number);
+      done.addEventListener("click", async () => {
+        try {
+          await post("/api/callbacks/" + t.id + "/done");
+          notice("回拨任务 " + t.number + " 已完成");
+          await loadLists();
+          const next = document.querySelector("#callback-list button");
+          if (next) next.focus();
+        } catch (err) { showError("操作失败：" + err.message); }
+      });
+      li.append(done);
+      list.appendChild(li);
+    }
+  }
+
+  // ---------------------------------------------------------------- reload-safe draft
+  // The draft not yet taken, with the operator's corrections, survives a reload of the
+  // tab (sessionStorage: this tab only, gone when it closes). In 话后整理 the server no
+  // longer says which call the seat was on, so this is how a reloaded desk finds it.
+  const SAVED = "hotline.desk.draft";
+
+  function save() {
+    if (!desk.call || desk.draft === "taken") return;
+    const values = {};
+    const form = formValues();
+    for (const f of desk.edited) values[f] = form[f];
+    try {
+      sessionStorage.setItem(SAVED, JSON.stringify({
+        call: desk.call, pop: desk.pop, values, unit: desk.unitEdited ? $("f-unit").value : null,
+        note: $("f-note").value,
+      }));
+    } catch (err) { /* storage full or disabled: the desk works without it */ }
+  }
+
+  function forget() {
+    try { sessionStorage.removeItem(SAVED); } catch (err) { /* nothing kept */ }
+  }
+
+  function restore() {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(SAVED) || "null"); } catch (err) { return; }
+    if (!saved || !saved.call || (desk.call && desk.call !== saved.call)) return;
+    if (desk.call !== saved.call) ctx.newCall(saved.call);
+    if (saved.pop) ctx.showPop(saved.pop, {});
+    for (const [f, v] of Object.entries(saved.values || {})) {
+      const input = document.querySelector(`#draft [data-field="${CSS.escape(f)}"]`);
+      if (input) { input.value = v; desk.edited.add(f); }
+    }
+    if (saved.unit !== null && saved.unit !== undefined) {
+      $("f-unit").value = saved.unit;
+      desk.unitEdited = true;
+    }
+    $("f-note").value = saved.note || "";
+    if (!["ringing", "talking"].includes(desk.state)) $("live-status").textContent = "（通话已结束）";
+    save();
+  }
+
+  return { formValues, refreshDraft, take, loadLists, save, restore };
+};
