@@ -47,6 +47,9 @@ class DialState(StrEnum):
     manual = "manual"  # the dialer gave up (dial_reason): an operator calls by hand
 
 
+TAKEN_BY_HAND = "taken"  # dial_outcome of a task an operator took from the dialer
+
+
 class CallRecordBase(SQLModel):
     uniqueid: str = Field(max_length=64, unique=True, index=True)
     linkedid: str = Field(max_length=64, index=True)

@@ -9,8 +9,9 @@ it called within a window, the last calls (line, operator, time, outcome) and fl
 (key caller, open missed-call callback). A withheld or empty number has no history.
 
 `note_missed_call` keeps one open callback task per number: a repeat miss bumps the
-count and the last time (SELECT then UPDATE inside one transaction; the call service
-writes from a single task, so two misses of one number never race).
+count and the last time, and gives a task the dialer had given up on back to it (SELECT
+then UPDATE inside one transaction; the call service writes from a single task, so two
+misses of one number never race).
 
 Exceptions::
 
@@ -31,11 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from telephony.call_models import (
+    TAKEN_BY_HAND,
     CallbackStatus,
     CallbackTask,
     CallbackTaskPublic,
     CallRecord,
     CallRecordPublic,
+    DialState,
     utcnow,
 )
 from telephony.routing import is_withheld
@@ -191,6 +194,13 @@ async def note_missed_call(
         row.last_missed_at = max(row.last_missed_at, at)
         row.last_linkedid = linkedid or row.last_linkedid
         row.line = line or row.line
+        if row.dial_state == DialState.manual and row.dial_outcome != TAKEN_BY_HAND:
+            # The dialer gave up on it, and the citizen has called again: dial afresh
+            # (unless an operator took it to call by hand).
+            row.dial_state = DialState.waiting
+            row.dial_attempts = 0
+            row.next_dial_at = None
+            row.dial_reason = None
     session.add(row)
     await session.commit()
     await session.refresh(row)

@@ -60,6 +60,7 @@ class DialOutcome(StrEnum):
     no_answer = "no_answer"
     unreachable = "unreachable"
     interrupted = "interrupted"  # the server stopped during the dial
+    taken = "taken"  # an operator took it to call by hand (call_models.TAKEN_BY_HAND)
 
 
 # What the desk shows (zh-CN): outcomes and dial states.
@@ -70,6 +71,7 @@ OUTCOME_LABELS: Mapping[str, str] = {
     DialOutcome.no_answer: "无人接听",
     DialOutcome.unreachable: "无法接通",
     DialOutcome.interrupted: "拨打中断",
+    DialOutcome.taken: "人工认领",
 }
 
 DIAL_STATE_LABELS: Mapping[str, str] = {

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from telephony.call_models import (
+    TAKEN_BY_HAND,
     CallbackDial,
     CallbackDialPublic,
     CallbackStatus,
@@ -229,7 +230,7 @@ async def take(
 ) -> CallbackTaskPublic:
     """An operator calls this task back by hand: the dialer leaves it (manual)."""
     return await _move(session, task_id, (DialState.waiting, DialState.manual),
-                       dial_state=DialState.manual, next_dial_at=None,
+                       dial_state=DialState.manual, next_dial_at=None, dial_outcome=TAKEN_BY_HAND,
                        dial_reason=f"taken by hand by {by} at {now.isoformat()}"[:255])  # fmt: skip
 
 

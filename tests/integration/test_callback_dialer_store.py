@@ -158,3 +158,25 @@ async def test_misses_too_old_to_call_back_automatically_go_to_the_operators(
         )
         (waiting,) = await repo.waiting(session=session, since=NOW - timedelta(days=9), now=NOW)
         assert waiting.id == fresh.id
+
+
+async def test_a_new_miss_gives_a_given_up_task_back_to_the_dialer_but_not_a_taken_one(
+    engine: AsyncEngine,
+) -> None:
+    sessions = db.session_factory(engine)
+    later = NOW + timedelta(minutes=5)
+    async with sessions() as session:
+        t = await call_repo.note_missed_call(session=session, number="13800000016", at=NOW)
+        assert await repo.claim(session=session, task_id=t.id, now=NOW, owner="a",
+                                channel_id="c1", lease_until=LEASE)  # fmt: skip
+        gave_up = TaskStep(DialState.manual, None, DialOutcome.unreachable, "unreachable")
+        assert await repo.finish(session=session, task_id=t.id, channel_id="c1", now=NOW,
+                                 step=gave_up)  # fmt: skip
+        again = await call_repo.note_missed_call(session=session, number=t.number, at=later)
+        assert (again.id, again.missed_count, again.dial_state, again.dial_attempts) == (
+            t.id, 2, DialState.waiting, 0,
+        )  # fmt: skip
+        taken = await repo.take(session=session, task_id=t.id, by="wang", now=later)
+        assert taken.dial_outcome == DialOutcome.taken
+        still = await call_repo.note_missed_call(session=session, number=t.number, at=later)
+        assert (still.missed_count, still.dial_state) == (3, DialState.manual)
