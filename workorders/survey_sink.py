@@ -8,9 +8,10 @@ taken by a system actor with the centre's rights (`SURVEY_ACTOR`):
 * dissatisfied (不满意): `survey` (dissatisfied) then `reopen` (重办): the order goes back
   to its units as dispatched, and its history says why;
 * no result after all attempts (busy, no answer, unreachable, answered without a
-  result): one `survey_unanswered` row in the order's history with the reason, and
-  nothing else. The rule: an unanswered survey neither archives nor reopens; the order
-  stays `reviewed` for the centre, who may survey by hand or archive it.
+  result): one `survey_unanswered` row in the order's history with the reason and the
+  job number (so the same job's result delivered again adds nothing), and nothing else.
+  The rule: an unanswered survey neither archives nor reopens; the order stays
+  `reviewed` for the centre, who may survey by hand or archive it.
 
 The survey step's note says the level and whether the problem was solved
 (e.g. "基本满意；已解决"), then "；留言：" and the transcript of a recorded comment, if
@@ -45,6 +46,7 @@ log = structlog.get_logger(__name__)
 SURVEY_ACTOR: Final = Actor("ivr-survey", Role.supervisor)
 UNANSWERED_STEP: Final = "survey_unanswered"
 COMMENT_CHARS: Final = 1000  # of a recorded comment's transcript, in the history note
+JOB_TAG: Final = "回访任务 #"  # ends an unanswered note: the same job's result is added once
 
 
 def describe(result: SurveyResult) -> str:
@@ -72,11 +74,18 @@ class OrderSurveySink:
     async def survey_unanswered(self, result: SurveyResult) -> None:
         note = f"回访未接通或未作答（{result.outcome or 'no outcome'}, "
         note += f"{result.attempts} 次）: {result.reason}"
+        if result.job_id is not None:
+            note += f" [{JOB_TAG}{result.job_id}]"
         async with self._svc.sessions() as session:
             order = await repo.load_order(session=session, number=result.order_id)
             if order is None or order.id is None:
                 log.warning("workorders.survey_unknown_order", order_id=result.order_id)
                 return
+            if result.job_id is not None and any(
+                e.step == UNANSWERED_STEP and e.note.endswith(f" [{JOB_TAG}{result.job_id}]")
+                for e in await repo.history(session=session, order_id=order.id)
+            ):
+                return  # this job's result was applied already (delivered again)
             repo.add_event(
                 session=session, order_id=order.id, at=self._clock(), actor=self._actor.username,
                 step=UNANSWERED_STEP, note=note,
