@@ -69,7 +69,16 @@ window.DeskOrder = function (ctx) {
   }
 
   async function take(onCall) {
-    if (desk.busy) return;
+    if (desk.busy) return; // one order per press, however fast the keys repeat
+    desk.busy = true;
+    try {
+      await takeOnce(onCall);
+    } finally {
+      desk.busy = false;
+    }
+  }
+
+  async function takeOnce(onCall) {
     showError("");
     if (!desk.call || $("draft-fields").disabled) { showError("没有进行中的工单草稿"); return; }
     if (desk.draft && !desk.draft.order.call_ended_at && desk.state !== "talking") {
@@ -77,8 +86,8 @@ window.DeskOrder = function (ctx) {
     }
     const form = formValues();
     const unit = $("f-unit").value;
-    const assisting = !desk.unitEdited && desk.draft && desk.draft.suggestions && desk.draft.suggestions.assisting
-      ? desk.draft.suggestions.assisting.units.map((u) => u.id) : [];
+    const s = desk.draft && desk.draft.suggestions;
+    const assisting = !desk.unitEdited && s && s.assisting ? s.assisting.units.map((u) => u.id) : [];
     let note = $("f-note").value.trim();
     if (onCall && !note && desk.draft && desk.draft.articles.length) {
       desk.article = desk.draft.articles[0];
@@ -88,21 +97,20 @@ window.DeskOrder = function (ctx) {
     const why = M.blocker(form, opts);
     if (why) { showError(why.text); $(why.field).focus(); return; }
     const base = desk.draft ? desk.draft.order : { channel: "phone", call_linkedid: desk.call };
-    desk.busy = true;
+    let order;
     try {
-      const order = await post("/api/orders", M.takeBody(base, form, opts));
-      if (onCall && desk.article) post("/api/knowledge/" + desk.article.id + "/used").catch(() => {});
-      const where = onCall ? "已即办办结" : "已派发至 " + (desk.units.get(unit) || unit);
-      notice("工单 " + order.number + " " + where);
-      $("desk-notice").dataset.order = order.number;
-      doneWithCall();
-      if (desk.state === "wrap_up") await ctx.act("ready"); // after-call work is done: next call
-      loadLists();
+      order = await post("/api/orders", M.takeBody(base, form, opts));
     } catch (err) {
       showError((onCall ? "即办" : "派发") + "失败：" + err.message);
-    } finally {
-      desk.busy = false;
+      return;
     }
+    if (onCall && desk.article) post("/api/knowledge/" + desk.article.id + "/used").catch(() => {});
+    const where = onCall ? "已即办办结" : "已派发至 " + (desk.units.get(unit) || unit);
+    notice("工单 " + order.number + " " + where);
+    $("desk-notice").dataset.order = order.number;
+    doneWithCall();
+    if (desk.state === "wrap_up") await ctx.act("ready"); // after-call work is done: next call
+    loadLists();
   }
 
   function doneWithCall() {

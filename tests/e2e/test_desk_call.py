@@ -48,7 +48,7 @@ from tests.e2e import desk_live as live
 from tests.e2e.desk_live import AUDIO
 from tests.fixtures.server import ServerHandle
 from workorders import repo as orders
-from workorders.models import ResponsibilityEntry
+from workorders.models import ResponsibilityEntry, WorkOrder
 
 pytestmark = pytest.mark.e2e
 
@@ -209,6 +209,7 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await expect(page.locator("#transcript li.operator.final").first).to_be_visible()
         await screenshot(page, "reloaded")
         await page.keyboard.press("Alt+d")
+        await page.keyboard.press("Alt+d")  # a key bounce must not take a second order
         notice = page.locator("#desk-notice")
         await expect(notice).to_contain_text("已派发至 市市场监督管理局")
         number = await notice.get_attribute("data-order")
@@ -264,7 +265,10 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         row = await orders.load_order(session=s, number=number)
         record = (await s.execute(select(CallRecord).where(
             col(CallRecord.caller_number) == CALLER))).scalars().first()  # fmt: skip
-    assert row is not None and record is not None
+        assert row is not None and record is not None
+        taken = (await s.execute(select(WorkOrder).where(
+            col(WorkOrder.call_linkedid) == record.linkedid))).scalars().all()  # fmt: skip
+    assert [o.number for o in taken] == [number]
     line = load_hotlines().line_for("12345")
     assert line is not None
     assert (row.status, row.mode, row.lead_unit_id) == ("dispatched", "direct", UNIT)
