@@ -7,8 +7,8 @@ requests by `asked_at`, transcripts through their calls) and calls
 Only the columns a report reads are selected; rows become `reports.model` dataclasses
 here, at the boundary, and nothing else in the package touches the store.
 
-SQLite gives datetimes back without a timezone (they are stored as UTC); `_utc` makes
-them aware so the pure core compares like with like on both stores.
+Datetimes come back aware (UTC) on both stores: sqlmodel's datetime column type adds
+the zone SQLite does not keep.
 
 Exceptions: `ReportStoreError` wraps a store failure (the message names the period).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,48 +41,37 @@ class ReportStoreError(Exception):
     """The store could not give what a report needs."""
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else _aware(value)
-
-
 def _in(column: Any, period: Period) -> Any:
     return sa.and_(column >= period.start_utc, column < period.end_utc)
 
 
-async def order_rows(session: AsyncSession, period: Period, *, text: bool) -> list[OrderRow]:
-    """Orders accepted in the period; `text=False` skips title and content."""
-    wo = WorkOrder
-    columns: list[Any] = [
-        col(wo.number), col(wo.created_at), col(wo.kind), col(wo.category), col(wo.line),
-        col(wo.caller_number), col(wo.lead_unit_id), col(wo.mode), col(wo.replied_at),
-        col(wo.deadline), col(wo.call_linkedid),
-    ]  # fmt: skip
-    if text:
-        columns += [col(wo.title), sa.func.substr(col(wo.content), 1, TEXT_CHARS)]
-    query = sa.select(*columns).where(_in(col(wo.created_at), period))
-    rows: list[Any] = list((await session.execute(query)).all())
-    return [
-        OrderRow(
-            number=r[0],
-            created_at=_aware(r[1]),
-            kind=str(r[2]),
-            category=r[3] or "",
-            line=r[4] or "",
-            caller_number=r[5] or "",
-            lead_unit_id=r[6],
-            mode=r[7] or "",
-            replied_at=_utc(r[8]),
-            deadline=_utc(r[9]),
-            call_linkedid=r[10],
-            title=(r[11] or "") if text else "",
-            content=(r[12] or "") if text else "",
-        )
-        for r in rows
-    ]
+# What each use of the orders reads: all of it for the period itself, the words and the
+# ranking columns for the period before, the ranking columns for a red-zone month.
+_RANKING = ("number", "created_at", "kind", "lead_unit_id", "replied_at", "deadline")
+PARTS: dict[str, tuple[str, ...]] = {
+    "all": (*_RANKING, "category", "title", "content", "line", "caller_number", "mode",
+            "call_linkedid"),
+    "topics": (*_RANKING, "category", "title", "content"),
+    "ranking": _RANKING,
+}  # fmt: skip
+
+
+def _order_column(name: str) -> Any:
+    if name == "content":  # hot words read the start of each order's content
+        return sa.func.substr(col(WorkOrder.content), 1, TEXT_CHARS)
+    return col(getattr(WorkOrder, name))
+
+
+async def order_rows(session: AsyncSession, period: Period, *, part: str = "all") -> list[OrderRow]:
+    """Orders accepted in the period, with the columns `PARTS[part]` names.
+
+    Datetimes come back aware (UTC) from sqlmodel's column type on both stores.
+    """
+    names = PARTS[part]
+    query = sa.select(*(_order_column(n) for n in names)).where(
+        _in(col(WorkOrder.created_at), period)
+    )
+    return [OrderRow(**dict(zip(names, r, strict=True))) for r in await session.execute(query)]
 
 
 async def call_rows(session: AsyncSession, period: Period) -> list[CallRecordPublic]:
@@ -104,9 +93,9 @@ def _call(r: Any) -> CallRecordPublic:
         line=r[3],
         queue=r[4],
         caller_number=r[5],
-        entered_at=_aware(r[6]),
-        answered_at=_utc(r[7]),
-        ended_at=_utc(r[8]),
+        entered_at=r[6],
+        answered_at=r[7],
+        ended_at=r[8],
         route={},  # the routing decision: reports count by line, never by queue
         outcome=r[9],
         dnis=None,
@@ -137,7 +126,7 @@ async def extension_rows(session: AsyncSession, period: Period) -> list[Extensio
         _in(col(e.asked_at), period)
     )
     return [
-        ExtensionRow(unit_id=u, status=str(s), asked_at=_aware(a))
+        ExtensionRow(unit_id=u, status=str(s), asked_at=a)
         for u, s, a in (await session.execute(query)).all()
     ]
 
@@ -161,15 +150,18 @@ async def load_inputs(
     line_names: Mapping[str, str] | None = None,
     answered_within_seconds: int = 15,
     key_caller_threshold: int = 5,
+    known_months: Mapping[Period, MonthInputs] | None = None,
 ) -> ReportInputs:
+    """Everything a report on `period` reads; `known_months` are red-zone months the
+    caller read recently (they are not read again)."""
     previous = period.previous()
     try:
         async with sessionmaker() as session:
-            orders = await order_rows(session, period, text=True)
+            orders = await order_rows(session, period)
             calls = await call_rows(session, period)
             transcripts = await transcript_rows(session, period)
             extensions = await extension_rows(session, period)
-            previous_orders = await order_rows(session, previous, text=True)
+            previous_orders = await order_rows(session, previous, part="topics")
             previous_transcripts = await transcript_rows(session, previous)
             names = await unit_names(session)
             words = await vocabulary(session)
@@ -177,14 +169,17 @@ async def load_inputs(
         # A monthly bulletin's month and the month before are red-zone months too:
         # what was read for them already is not read again.
         known = {period: (rates, orders), previous: (None, previous_orders)}
-        months = []
+        months: list[MonthInputs] = []
         for month in period.months_back(RED_ZONE_MONTHS):
+            if known_months and month in known_months:
+                months.append(known_months[month])
+                continue
             month_rates, month_orders = known.get(month, (None, None))
             if month_rates is None:
                 month_rates = await compute_rates(sessionmaker, month.start_utc, month.end_utc)
             if month_orders is None:
                 async with sessionmaker() as session:
-                    month_orders = await order_rows(session, month, text=False)
+                    month_orders = await order_rows(session, month, part="ranking")
             months.append(MonthInputs(period=month, rates=month_rates, orders=month_orders))
     except SQLAlchemyError as err:
         raise ReportStoreError(

@@ -73,20 +73,17 @@ def texts(orders: Iterable[OrderRow], transcripts: Iterable[TranscriptRow]) -> l
 
 def _edges_vary(corpus: str, gram: str) -> bool:
     """Is `gram` seen next to two different characters on one side (an edge is unique)?"""
-    lefts: set[str] = set()
-    rights: set[str] = set()
     at = corpus.find(gram)
-    while at >= 0:
-        before = corpus[at - 1] if at > 0 else ""
-        after = corpus[at + 2] if at + 2 < len(corpus) else ""
-        if not _HAN_RUN.fullmatch(before) or not _HAN_RUN.fullmatch(after):
-            return True  # an edge: varied by definition
-        lefts.add(before)
-        rights.add(after)
-        if len(lefts) > 1 or len(rights) > 1:
-            return True
-        at = corpus.find(gram, at + 1)
-    return False
+    if at <= 0 or at + 2 >= len(corpus):
+        return True  # at the very edge of the text (or absent: nothing to check)
+    before, after = corpus[at - 1], corpus[at + 2]
+    if not _HAN_RUN.fullmatch(before) or not _HAN_RUN.fullmatch(after):
+        return True
+    # Anywhere else with another neighbour on either side (or an edge: no neighbour).
+    other = re.compile(
+        f"(?<!{re.escape(before)}){re.escape(gram)}|{re.escape(gram)}(?!{re.escape(after)})"
+    )
+    return other.search(corpus) is not None
 
 
 def word_counts(

@@ -34,7 +34,7 @@ from agent_desktop.routes import Route, RouteTable, only
 from hotline.feature import Clock, utc_now
 from reports import export, html
 from reports.build import build_report
-from reports.model import Report
+from reports.model import MonthInputs, Report
 from reports.periods import PRESETS, Period, PeriodError, local_day, parse_period, preset
 from reports.repo import load_inputs
 
@@ -51,6 +51,8 @@ class ReportService:
     (bench/reports.py), so the report is kept (per period, `cache_seconds`, the last
     `cache_size` periods) and builds are serialised (a second request for the same
     period waits for the first and takes its result; the two cores also carry calls).
+    The red-zone months' figures (three past months, read for every report) are kept
+    `month_seconds`: a monthly judgement, late replies may take minutes to show in it.
     """
 
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -60,7 +62,9 @@ class ReportService:
     key_caller_threshold: int = 5
     cache_seconds: float = 60.0
     cache_size: int = 8
+    month_seconds: float = 600.0
     _cache: dict[Period, tuple[float, Report]] = field(default_factory=dict, repr=False)
+    _months: dict[Period, tuple[float, MonthInputs]] = field(default_factory=dict, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def today(self) -> date:
@@ -89,6 +93,9 @@ class ReportService:
 
     async def _build(self, period: Period) -> Report:
         started = time.perf_counter()
+        now = time.monotonic()
+        kept = {m: e for m, e in self._months.items() if now - e[0] < self.month_seconds}
+        known = {m: month for m, (_, month) in kept.items()}
         inputs = await load_inputs(
             self.sessionmaker,
             period,
@@ -96,8 +103,13 @@ class ReportService:
             line_names=self.line_names,
             answered_within_seconds=self.answered_within_seconds,
             key_caller_threshold=self.key_caller_threshold,
+            known_months=known,
         )
         loaded = time.perf_counter()
+        for month in inputs.months:  # the red-zone months: kept longer than reports
+            kept.setdefault(month.period, (now, month))
+        self._months.clear()
+        self._months.update(kept)
         report = await asyncio.to_thread(build_report, inputs)
         log.info(
             "reports.built", first=str(period.first), last=str(period.last),
