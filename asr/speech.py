@@ -30,6 +30,7 @@ import structlog
 
 from asr.model_files import check_model_dir
 from asr.pool import ModelLoadError, load_model, make_recognizer
+from asr.segments import NumberStyle, clean_text
 
 log = structlog.get_logger("asr.speech")
 _PIECE_SECONDS = 0.1
@@ -41,8 +42,9 @@ class SpeechError(Exception):
 
 
 class SpeechRecognizer:
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, number_style: NumberStyle = "digits") -> None:
         self.model_path = model_path
+        self.number_style: NumberStyle = number_style  # how [N] number tokens are written
         self._model: Any = None
 
     def load(self) -> None:
@@ -71,7 +73,7 @@ class SpeechRecognizer:
             if rec.AcceptWaveform(pcm[i : i + piece]):
                 texts.append(json.loads(rec.Result()).get("text", ""))
         texts.append(json.loads(rec.FinalResult()).get("text", ""))
-        return " ".join(t for t in texts if t)
+        return clean_text(" ".join(t for t in texts if t), self.number_style)
 
     def recognize_wav(self, path: Path, phrases: Sequence[str] | None = None) -> str:
         try:

@@ -72,7 +72,7 @@ def speech_for(core: Core, flows: dict[str, Flow]) -> SpeechRecognizer | None:
     if path is None:
         first = next(f for f in flows.values() if f.uses_speech)
         raise FlowError(first.path, None, "ivr.speech needs ivr.speech_model or asr.model_path")
-    recognizer = SpeechRecognizer(path)
+    recognizer = SpeechRecognizer(path, core.settings.asr.number_style)
     recognizer.load()
     check_vocabulary(flows, recognizer.knows, f"the model at {path}")
     return recognizer
