@@ -27,7 +27,7 @@
   const csrf = () => (document.querySelector("input[name=csrf_token]") || {}).value || "";
 
   const desk = {
-    call: null, pop: null, lines: [], keywords: [], draft: null, edited: new Set(), unitEdited: false,
+    call: null, pop: null, wrapUntil: null, lines: [], keywords: [], draft: null, edited: new Set(), unitEdited: false,
     units: new Map(), username: "", extension: "", state: "logged_out", article: null,
     busy: false, timer: null,
   };
@@ -74,6 +74,8 @@
       const opt = $("pause-reason").querySelector(`option[value="${CSS.escape(data.reason)}"]`);
       s.textContent += "（" + (opt ? opt.textContent : data.reason) + "）";
     }
+    desk.wrapUntil = data.state === "wrap_up" && data.wrap_up_until ? data.wrap_up_until : null;
+    showLeft();
     if (data.extension) { $("seat-ext").value = data.extension; desk.extension = data.extension; }
     if (data.call_id && data.call_id !== desk.call && data.state !== "wrap_up") newCall(data.call_id);
     if (before === "talking" && data.state !== "talking" && desk.call) {
@@ -83,6 +85,13 @@
       loadLists();
     }
   }
+
+  // How long 话后整理 has left (the seat rules end it by themselves at wrap_up_until).
+  function showLeft() {
+    const left = desk.wrapUntil ? M.countdown(desk.wrapUntil, Date.now()) : "";
+    $("seat-left").textContent = left ? "剩 " + left : "";
+  }
+  setInterval(showLeft, 1000);
 
   async function act(action) {
     showError("");

@@ -124,6 +124,13 @@
     return unit ? null : { field: "f-unit", text: "请选择承办单位" };
   }
 
+  // "m:ss" from `nowMs` to the ISO time `until` ("" once it has passed).
+  function countdown(until, nowMs) {
+    const seconds = Math.ceil((Date.parse(until) - nowMs) / 1000);
+    if (!(seconds > 0)) return "";
+    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+
   function myCalls(calls, extension, n) {
     return calls.filter((c) => extension && c.operator_extension === extension).slice(0, n);
   }
@@ -134,6 +141,6 @@
 
   root.DeskModel = {
     SHORTCUTS, SPEAKERS, FIELDS, shortcutFor, applyTranscript, storedLines, recentText, highlight,
-    mergeDraft, takeBody, blocker, myCalls, myOrders,
+    mergeDraft, takeBody, blocker, countdown, myCalls, myOrders,
   };
 })(window);

@@ -187,6 +187,7 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
 
         # The call ends: 话后整理, the draft takes the call's end; the transcript stays.
         await expect(state).to_have_attribute("data-state", "wrap_up", timeout=25_000)
+        await expect(page.locator("#seat-left")).to_have_text(re.compile(r"^剩 [12]:\d\d$"))
         assert (await asyncio.to_thread(citizen.wait, 20)).exit_code == 0
         await expect(page.locator("#transcript li.operator.final").first).to_be_visible()
         await expect(page.locator("#f-content")).to_have_value(re.compile("话务员："))
@@ -215,6 +216,7 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         number = await notice.get_attribute("data-order")
         assert number
         await expect(state).to_have_attribute("data-state", "ready")  # ready for the next call
+        await expect(page.locator("#seat-left")).to_be_empty()
         await expect(page.locator("#f-title")).to_be_disabled()
         await expect(page.locator("#order-list")).to_contain_text(number)
         await expect(page.locator("#call-list")).to_contain_text(CALLER)

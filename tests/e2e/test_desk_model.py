@@ -153,6 +153,15 @@ async def test_the_one_action_body_and_what_blocks_it(model: Page) -> None:
         assert f'id="{field}"' in DESK.read_text(encoding="utf-8")
 
 
+async def test_wrap_up_countdown(model: Page) -> None:
+    until = "2026-11-22T08:02:05Z"
+    now = await model.evaluate("Date.parse('2026-11-22T08:00:00Z')")
+    assert await call(model, "countdown", until, now) == "2:05"
+    assert await call(model, "countdown", until, now + 124_500) == "0:01"  # rounds up
+    assert await call(model, "countdown", until, now + 125_000) == ""
+    assert await call(model, "countdown", "not a time", now) == ""
+
+
 async def test_own_calls_and_orders(model: Page) -> None:
     calls = [{"operator_extension": "1001", "n": 1}, {"operator_extension": "1002", "n": 2},
              {"operator_extension": None, "n": 3}, {"operator_extension": "1001", "n": 4}]
