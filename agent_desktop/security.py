@@ -77,6 +77,7 @@ _PAGE_MESSAGES = {
     "csrf_failed": "页面已过期，请刷新后重试",
     "unauthenticated": "请先登录",
 }
+_PAGE_STATUS = {404: "没有这个页面（地址可能有误，或该页面已不存在）", 405: "此页面不支持这种操作"}
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -208,8 +209,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         message = _PAGE_MESSAGES.get(err.code, err.message)
         return page(request, "error.html", title="出错了", status=err.status, message=message)
     except web.HTTPException as exc:
-        if not api or exc.status < 400:
+        if exc.status < 400:
             raise
+        if not api:
+            if exc.status not in _PAGE_STATUS:
+                raise
+            # A person who mistyped an address gets a page in their language, still
+            # signed in (the account bar), with the way home.
+            response = page(request, "error.html", title="出错了", status=exc.status,
+                            message=_PAGE_STATUS[exc.status])  # fmt: skip
+            if "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         headers = {
             k: v for k, v in exc.headers.items() if k.lower() in {"allow", "www-authenticate"}
         }
@@ -235,6 +246,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     request[PRINCIPAL] = None
     match_info = request.match_info
     if match_info.http_exception is not None:  # 404 / 405: let the router say so
+        request[PRINCIPAL] = await identify(request, strict=False)  # for the page's account bar
         return await handler(request)
     route = request.app[ROUTE_INDEX].get(match_info.route)
     if route is None:

@@ -19,9 +19,11 @@ from accounts.roles import Role
 from agent_desktop.errors import BadRequest, NotFound
 from agent_desktop.keys import PRINCIPAL, SESSIONMAKER
 from agent_desktop.routes import Route, RouteTable, only
+from hotline.bus_events import BusEvent
 from telephony import call_repo
 from telephony.call_figures import LiveFigures, live_figures
 from telephony.call_models import CallbackStatus, CallbackTaskPublic, CallRecordPublic
+from telephony.callback_events import task_changed
 
 CALL_READERS = only(Role.operator, Role.supervisor, Role.admin)
 CALLBACK_WORKERS = only(Role.operator, Role.supervisor)
@@ -64,7 +66,12 @@ def _time(request: web.Request, name: str) -> datetime | None:
     return value
 
 
-def routes(*, clock: Callable[[], datetime], target_seconds: int = 15) -> RouteTable:
+def routes(
+    *,
+    clock: Callable[[], datetime],
+    target_seconds: int = 15,
+    publish: Callable[[BusEvent], object] | None = None,
+) -> RouteTable:
     async def list_calls(request: web.Request) -> web.StreamResponse:
         async with request.app[SESSIONMAKER]() as session:
             calls = await call_repo.list_calls(
@@ -109,6 +116,8 @@ def routes(*, clock: Callable[[], datetime], target_seconds: int = 15) -> RouteT
                 )  # fmt: skip
             except call_repo.CallbackNotFound as err:
                 raise NotFound(str(err)) from err
+        if publish is not None:
+            publish(task_changed(task))
         return web.json_response(text=task.model_dump_json())
 
     async def figures(request: web.Request) -> web.StreamResponse:

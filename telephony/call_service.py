@@ -161,7 +161,7 @@ class CallService:
         self._calls: dict[str, Call] = {}
         self._channels: dict[str, str] = {}  # uniqueid -> channel name
         self._routes: asyncio.Queue[_RouteJob] = asyncio.Queue()
-        self._store = CallStore(sessionmaker, clock)
+        self._store = CallStore(sessionmaker, clock, bus.publish)
         self._resync_seen: set[str] | None = None
         self.roster = QueueRoster()
         self.latencies: deque[float] = deque(maxlen=100_000)  # seconds, event -> Redirect
@@ -418,7 +418,11 @@ def build(core: Core) -> Feature:
     )  # fmt: skip
     return Feature(
         name="calls",
-        routes=call_api.routes(clock=core.clock, target_seconds=settings.answered_within_seconds),
+        routes=call_api.routes(
+            clock=core.clock,
+            target_seconds=settings.answered_within_seconds,
+            publish=core.bus.publish,
+        ),
         ami_handlers=(service,),
         tasks=(
             service.route_loop,

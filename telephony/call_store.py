@@ -3,8 +3,9 @@
 The call service records what happens to a call (`open`, `update`, `route`, `missed`)
 without waiting: each call queues a write, and `run()` performs them one at a time, in
 the order queued, each in its own session. So a call's record exists before it is
-updated, and two misses of one number never race for its callback task. A failed write
-is logged with the call id and skipped: the next ones still go through.
+updated, and two misses of one number never race for its callback task (each new or
+bumped task is announced on the bus). A failed write is logged with the call id and
+skipped: the next ones still go through.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.bus_events import BusEvent
 from telephony import call_repo
+from telephony.callback_events import task_changed
 from telephony.calls import Call
 from telephony.routing import is_withheld
 
@@ -28,10 +31,14 @@ _Write = Callable[[AsyncSession], Awaitable[Any]]
 
 class CallStore:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        publish: Callable[[BusEvent], object] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._publish = publish
         self._queue: asyncio.Queue[tuple[str, _Write]] = asyncio.Queue()
 
     @property
@@ -92,5 +99,7 @@ class CallStore:
             )  # fmt: skip
             log.info("callback.noted", call_id=call.linkedid, task=task.id,
                      missed=task.missed_count)  # fmt: skip
+            if self._publish is not None:
+                self._publish(task_changed(task))
 
         self._queue.put_nowait((call.linkedid, write))

@@ -57,7 +57,7 @@ from telephony.ami_errors import AmiError, AmiNotConnectedError
 from telephony.ami_events import AgentConnect, AmiEvent
 from telephony.call_models import CallbackTaskPublic
 from telephony.call_service import OperatorInterfaces
-from telephony.callback_dialer_api import DialerStatus, routes, task_changed
+from telephony.callback_dialer_api import DialerStatus, routes
 from telephony.callback_dialer_plan import (
     Candidate,
     DialerPolicy,
@@ -70,6 +70,7 @@ from telephony.callback_dialer_plan import (
     too_old_reason,
     verdict,
 )
+from telephony.callback_events import task_changed
 from telephony.catalogue import Catalogue, CatalogueError, load_catalogue
 from telephony.presence import Presence
 from telephony.routing import MAX_QUEUE_PRIORITY

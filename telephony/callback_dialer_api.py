@@ -23,12 +23,12 @@ from agent_desktop.errors import ApiError, NotFound
 from agent_desktop.keys import PRINCIPAL, SESSIONMAKER
 from agent_desktop.routes import Route, RouteTable
 from hotline.bus import Bus
-from hotline.bus_events import CallbackTaskChanged
 from hotline.feature import Clock
 from telephony import callback_dialer_repo as repo
 from telephony.call_api import CALLBACK_WORKERS
 from telephony.call_models import CallbackDialPublic, CallbackTaskPublic
 from telephony.call_repo import CallbackNotFound
+from telephony.callback_events import task_changed
 
 
 class Conflict(ApiError):
@@ -48,15 +48,6 @@ class DialerStatus(BaseModel):
     max_attempts: int
     calling_hours: str  # e.g. "09:00-20:00 Asia/Shanghai"
     dialing: int = 0  # dials in flight on this server now
-
-
-def task_changed(task: CallbackTaskPublic) -> CallbackTaskChanged:
-    return CallbackTaskChanged(
-        task_id=task.id, number=task.number, line=task.line, status=task.status.value,
-        dial_state=task.dial_state.value, attempts=task.dial_attempts,
-        outcome=task.dial_outcome, reason=task.dial_reason, connected_to=task.connected_to,
-        next_dial_at=task.next_dial_at, missed_count=task.missed_count,
-    )  # fmt: skip
 
 
 def routes(*, bus: Bus, clock: Clock, status: Callable[[], DialerStatus]) -> RouteTable:

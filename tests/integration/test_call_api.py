@@ -15,6 +15,7 @@ from accounts.passwords import cheap_hasher, use_hasher
 from accounts.roles import Role
 from agent_desktop.app import WebDeps, create_app
 from config.settings import HttpSettings
+from hotline.bus_events import BusEvent, CallbackTaskChanged
 from hotline.db import session_factory
 from telephony import call_api, call_repo
 
@@ -24,13 +25,20 @@ NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def api(engine: AsyncEngine) -> AsyncIterator[tuple[str, dict[str, dict[str, str]]]]:
+def published() -> list[BusEvent]:
+    return []
+
+
+@pytest.fixture
+async def api(
+    engine: AsyncEngine, published: list[BusEvent]
+) -> AsyncIterator[tuple[str, dict[str, dict[str, str]]]]:
     sessions = session_factory(engine)
     app = create_app(
         WebDeps(
             http=HttpSettings(port=0),
             sessionmaker=sessions,
-            route_tables=(call_api.routes(clock=lambda: NOW),),
+            route_tables=(call_api.routes(clock=lambda: NOW, publish=published.append),),
         )
     )
     server = TestServer(app, host="127.0.0.1", port=0)
@@ -78,7 +86,7 @@ async def api(engine: AsyncEngine) -> AsyncIterator[tuple[str, dict[str, dict[st
 
 
 async def test_calls_callbacks_figures_and_roles(
-    api: tuple[str, dict[str, dict[str, str]]],
+    api: tuple[str, dict[str, dict[str, str]]], published: list[BusEvent]
 ) -> None:
     base, headers = api
     async with ClientSession(base_url=base) as http:
@@ -101,6 +109,10 @@ async def test_calls_callbacks_figures_and_roles(
         done_url = f"/api/callbacks/{tasks[0]['id']}/done"
         async with http.post(done_url, headers=headers["operator"]) as r:
             assert r.status == 200 and (await r.json())["done_by"] == "u-operator"
+        # The desk and the wallboard follow the list on the bus.
+        assert [(e.task_id, e.status) for e in published if isinstance(e, CallbackTaskChanged)] == [
+            (tasks[0]["id"], "done")
+        ]
         async with http.get("/api/callbacks", headers=headers["operator"]) as r:
             assert (await r.json())["callbacks"] == []
 

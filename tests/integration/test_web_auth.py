@@ -232,6 +232,20 @@ async def test_operator_cannot_reach_admin_routes(lab: Lab) -> None:
         assert (await api.json())["error"]["code"] == "forbidden"
 
 
+async def test_a_mistyped_page_address_gets_a_chinese_page_and_keeps_the_account_bar(
+    lab: Lab,
+) -> None:
+    http, _user, csrf = await signed_in(lab, Role.operator)
+    async with http.get("/dsek") as missing:
+        assert missing.status == 404
+        assert missing.content_type == "text/html"
+        text = await missing.text()
+        assert "没有这个页面" in text and "返回首页" in text
+        assert csrf_of(text) == csrf and "退出" in text
+    async with lab.http().get("/dsek") as anonymous:
+        assert anonymous.status == 404 and "退出" not in await anonymous.text()
+
+
 async def test_anonymous_gets_401_json_on_api_and_a_redirect_on_pages(lab: Lab) -> None:
     http = lab.http()
     async with http.get("/api/me") as api:
