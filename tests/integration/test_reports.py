@@ -230,6 +230,7 @@ async def test_page_print_csv_and_json_for_supervisors_only(
     await seed(env)
     boss = await browser(env, server, Role.supervisor)
     operator = await browser(env, server, Role.operator)
+    admin = await browser(env, server, Role.admin)
     try:
         async with boss.get("/reports") as r:  # this week by default (clock: Tuesday 24th)
             assert r.status == 200
@@ -269,7 +270,10 @@ async def test_page_print_csv_and_json_for_supervisors_only(
         for path in ("/reports", "/reports/print", "/reports.csv", "/api/reports"):
             async with operator.get(path, allow_redirects=False) as r:
                 assert r.status == 403, path
+            async with admin.get(path, allow_redirects=False) as r:
+                assert r.status == 200, path
     finally:
         await boss.close()
         await operator.close()
+        await admin.close()
 
