@@ -14,9 +14,11 @@ Spoken answers and comments (`speech` given): for a ``listen`` or ``record`` com
 the dialplan records into ``<record_dir>/<channel id>-<seq>.wav`` and reports the
 recording; the interpreter reads that file (as the server sees it: `record_read_dir`),
 has it recognized off the loop (`SpeechToText`: the step's phrases as a grammar for an
-answer, the full model for a comment), deletes it, and feeds the text to the run. A key
-that ended a spoken answer's recording is taken from AMI's DTMFEnd on the channel; a
-comment cut short by the citizen hanging up is transcribed after the Hangup.
+answer, the full model for a comment), deletes it, and feeds the text to the run. An
+answer is recognized before the next step; a comment is transcribed in a task while the
+flow goes on (the attempt's report waits for it). A key that ended a spoken answer's
+recording is taken from AMI's DTMFEnd on the channel; a comment cut short by the
+citizen hanging up is transcribed after the Hangup.
 
 The attempt ends with the channel's Hangup. A failed Originate is classified by that
 Hangup's cause and the DialEnd status (`ivr_flows.outcomes`), never by its Reason. When
@@ -212,7 +214,12 @@ class FlowInterpreter:
                            dial_status=facts.dial_status)  # fmt: skip
                 return self._report(channel_id, facts, run, started)
             bound.info("ivr.answered", channel=result.channel)
-            cause = await self._converse(run, queue, result.channel, channel_id, bound)
+            # Comments are transcribed in this group while the call goes on; the report
+            # waits for them.
+            async with asyncio.TaskGroup() as comments:
+                cause = await self._converse(
+                    run, queue, result.channel, channel_id, bound=bound, comments=comments
+                )
             facts = AttemptFacts(
                 answered=True, hangup_cause=cause, dial_status="ANSWER", rang=True,
                 result_complete=run.complete,
@@ -251,8 +258,8 @@ class FlowInterpreter:
         return AttemptFacts(answered=False, hangup_cause=cause, dial_status=dial_status, rang=rang)
 
     async def _converse(
-        self, run: FlowRun, queue: asyncio.Queue[AmiEvent], channel: str, channel_id: str,
-        bound: structlog.typing.FilteringBoundLogger,
+        self, run: FlowRun, queue: asyncio.Queue[AmiEvent], channel: str, channel_id: str, *,
+        bound: structlog.typing.FilteringBoundLogger, comments: asyncio.TaskGroup,
     ) -> int | None:  # fmt: skip
         """Drive the flow until the channel hangs up; its hangup cause."""
         limit = self._settings.max_call_seconds + self._settings.idle_seconds + 10
@@ -265,7 +272,7 @@ class FlowInterpreter:
                         last_key = event.digit if event.direction != "Sent" else last_key
                         continue
                     if isinstance(event, Hangup):
-                        await self._comment_cut_short(run, channel_id, bound)
+                        self._comment_cut_short(run, channel_id, bound, comments)
                         run.hung_up()
                         return event.cause
                     if isinstance(event, ChannelGone):
@@ -282,7 +289,8 @@ class FlowInterpreter:
                     status = event.headers.get("Status", "")
                     if "Recording" in event.headers:
                         cmd = await self._recorded(run, seq, status=status, key=last_key,
-                                                   channel_id=channel_id, bound=bound)  # fmt: skip
+                                                   channel_id=channel_id, bound=bound,
+                                                   comments=comments)  # fmt: skip
                     else:
                         cmd = run.answer(seq, digits)
                         bound.info("ivr.answer", step=event.headers.get("Step"), digits=digits,
@@ -301,40 +309,66 @@ class FlowInterpreter:
 
     async def _recorded(
         self, run: FlowRun, seq: int, *, status: str, key: str, channel_id: str,
-        bound: structlog.typing.FilteringBoundLogger,
+        bound: structlog.typing.FilteringBoundLogger, comments: asyncio.TaskGroup,
     ) -> Command | None:  # fmt: skip
-        """A spoken answer or a comment was recorded: recognize it, feed the run."""
+        """A spoken answer or a comment was recorded: feed the run. An answer is recognized
+        now (the next step depends on it); a comment is transcribed in the background
+        while the flow goes on (a long comment must not keep the citizen waiting)."""
         current = run.current
         if current is None or current.seq != seq:
             return None
         path = Path(self.recording(channel_id, seq, as_server=True) + ".wav")
-        phrases = current.phrases if current.op == "listen" else None
-        text = ""
+        bound.info("ivr.recorded", step=current.step, op=current.op, status=status, key=key)
+        if current.op == "record":
+            self._transcribe_later(run, path, bound, comments)
+            return run.recorded(seq, "")
+        if status == "DTMF":
+            await asyncio.to_thread(_remove, path)
+            return run.answer(seq, key)
+        text = await self._recognize(path, current.phrases, bound)
+        bound.info("ivr.heard", step=current.step, text=text)
+        return run.answer(seq, "", text)
+
+    def _transcribe_later(
+        self, run: FlowRun, path: Path, bound: structlog.typing.FilteringBoundLogger,
+        comments: asyncio.TaskGroup,
+    ) -> None:  # fmt: skip
+        index = len(run.comments)  # run.recorded() appends the placeholder at this index
+
+        async def transcribe() -> None:
+            text = await self._recognize(path, None, bound)
+            run.comments[index] = " ".join(text.split())
+            bound.info("ivr.comment", text=text)
+
+        comments.create_task(transcribe(), name=f"comment-{path.name}")
+
+    async def _recognize(
+        self, path: Path, phrases: Sequence[str] | None,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> str:  # fmt: skip
+        """The recording's text ('' if it cannot be read or there is no recognizer); the
+        file is deleted either way."""
         try:
-            if not (current.op == "listen" and status == "DTMF") and self._speech is not None:
-                text = await self._speech.recognize_file(path, phrases)
+            if self._speech is not None:
+                return await self._speech.recognize_file(path, phrases)
         except Exception as err:  # unreadable or missing audio: as if nothing was said
             bound.warning("ivr.recognition_failed", path=str(path), error=str(err))
         finally:
             await asyncio.to_thread(_remove, path)
-        bound.info("ivr.recorded", step=current.step, op=current.op, status=status, key=key,
-                   text=text)  # fmt: skip
-        if current.op == "record":
-            return run.recorded(seq, text)
-        if status == "DTMF":
-            return run.answer(seq, key)
-        return run.answer(seq, "", text)
+        return ""
 
-    async def _comment_cut_short(
-        self, run: FlowRun, channel_id: str, bound: structlog.typing.FilteringBoundLogger
-    ) -> None:
+    def _comment_cut_short(
+        self, run: FlowRun, channel_id: str, bound: structlog.typing.FilteringBoundLogger,
+        comments: asyncio.TaskGroup,
+    ) -> None:  # fmt: skip
         """The citizen hung up while a comment was recorded: keep what was said (citizens
         often hang up instead of waiting for the silence that ends a comment)."""
         current = run.current
         if run.finished or current is None or current.op != "record":
             return
-        await self._recorded(run, current.seq, status="HANGUP", key="", channel_id=channel_id,
-                             bound=bound)  # fmt: skip
+        path = Path(self.recording(channel_id, current.seq, as_server=True) + ".wav")
+        self._transcribe_later(run, path, bound, comments)
+        run.recorded(current.seq, "")
 
     async def _command(
         self, channel: str, channel_id: str, cmd: Command,
