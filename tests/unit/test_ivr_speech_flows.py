@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from config.settings import IvrSettings
 from ivr_flows.feature import DEFAULT_FLOWS
 from ivr_flows.flows import Flow, FlowError, check_vocabulary, load_flow, load_flows
+from ivr_flows.interpreter import CallTracker, FlowInterpreter
 from ivr_flows.machine import FlowRun, match_phrase
+from telephony.ami import AmiClient
 
 KO_FLOWS = Path(__file__).resolve().parent.parent / "data" / "ivr_ko"
 
@@ -121,3 +126,25 @@ def test_listen_without_words_is_refused(tmp_path: Path) -> None:
     catalogue = {p: "x" for f in prompts.values() for p in f.prompts()}
     with pytest.raises(FlowError, match="`listen` needs `words`"):
         load_flow(tmp_path / "supervision.toml", catalogue)
+
+
+def test_listen_and_record_commands_carry_the_recording_for_the_dialplan(survey: Flow) -> None:
+
+    settings = IvrSettings(prompt_dir="/p", record_dir="/ast/rec/", record_read_dir="/srv/rec")
+    interp = FlowInterpreter(
+        cast(AmiClient, None), CallTracker(), settings, lambda: datetime.now(UTC)
+    )
+    run = FlowRun(survey, speech=True)
+    first = run.start()
+    assert interp.encode(first, "c1") == (
+        "listen|satisfaction|1|1|6|/p/survey_greeting&/p/ask_satisfaction|/ast/rec/c1-1|2|10"
+    )
+    assert interp.recording("c1", 1, as_server=True) == "/srv/rec/c1-1"
+    second = run.answer(first.seq, "1")
+    assert second is not None
+    comment = run.answer(second.seq, "1")
+    assert comment is not None
+    assert interp.encode(comment, "c1") == "record|comment|3|1|5|/p/ask_comment|/ast/rec/c1-3|3|30"
+    with pytest.raises(ValueError, match="record_dir"):
+        FlowInterpreter(cast(AmiClient, None), CallTracker(), IvrSettings(record_dir="/a|b"),
+                        lambda: datetime.now(UTC))  # fmt: skip
