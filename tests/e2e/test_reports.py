@@ -198,6 +198,9 @@ async def test_a_supervisor_reads_a_week_then_a_month_exports_csv_and_prints(
     await page.emulate_media(media="print")
     await expect(page.locator("#print-now")).to_be_hidden()
     await expect(page.locator("header.top")).to_be_hidden()
+    # A4 at 96 dpi is 794 px wide; the screenshot's scrollbar takes 15 more.
+    await page.set_viewport_size({"width": 809, "height": 1123})
+    await screenshot(page, "print-a4")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pdf = await page.pdf(path=str(SCREENSHOTS / "test_reports-print.pdf"), format="A4",
                          prefer_css_page_size=True)  # fmt: skip
