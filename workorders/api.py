@@ -8,7 +8,9 @@ API token of an operator or admin account, through the same `POST /api/orders` a
 same validation as the desktop.
 
 Service errors become the JSON error envelope: OrderNotFound → 404, NotAllowed → 403,
-InvalidRequest → 400, StepRefused → 409 (code `step_refused`, the message says why).
+InvalidRequest → 400, StepRefused → 409 (code `step_refused`, the message says why),
+OrderExistsForCall → 409 (code `order_exists_for_call`, with the existing order's number
+in `error.order` so the desk can open it instead of showing an error).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ NUMBER = r"{number:[0-9A-Za-z]{1,12}-[0-9]{8}-[0-9]{4,6}}"
 TAKERS = only(Role.operator, Role.supervisor, Role.admin)
 CENTRE = only(Role.supervisor, Role.admin)
 UNITS = only(Role.unit_handler)
+# Still being worked for the citizen (?open=1: the screen pop's repeat-request check).
+_DONE = {lc.Status.reviewed, lc.Status.surveyed, *lc.CLOSED_STATUSES}
+UNFINISHED = [s for s in lc.Status if s not in _DONE]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -77,9 +82,16 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
     return web.json_response(text=model.model_dump_json(), status=status)
 
 
+def _exists(err: service.OrderExistsForCall) -> web.Response:
+    body = {"error": {"code": "order_exists_for_call", "message": str(err), "order": err.number}}
+    return web.json_response(body, status=409)
+
+
 async def _call(action: Awaitable[WorkOrderPublic], status: int = 200) -> web.Response:
     try:
         return _json(await action, status)
+    except service.OrderExistsForCall as err:
+        return _exists(err)
     except service.OrderNotFound as err:
         raise NotFound(str(err)) from err
     except service.NotAllowed as err:
@@ -115,25 +127,39 @@ def routes(svc: OrderService) -> RouteTable:
         actor = _actor(request)
         if body.on_call and body.dispatch:
             raise BadRequest("an order is either dispatched or resolved on the call, not both")
+        another = body.another_for_call
         if body.on_call:
-            return await _call(svc.take(body.order, None, actor=actor, note=body.note), 201)
+            return await _call(
+                svc.take(body.order, None, actor=actor, note=body.note, another_for_call=another),
+                201,
+            )
         if not body.dispatch:
-            return await _call(svc.create(body.order, actor=actor), 201)
+            return await _call(svc.create(body.order, actor=actor, another_for_call=another), 201)
         plan = [a.value() for a in body.dispatch]
-        return await _call(svc.take(body.order, plan, actor=actor), 201)
+        return await _call(svc.take(body.order, plan, actor=actor, another_for_call=another), 201)
 
     async def list_orders(request: web.Request) -> web.StreamResponse:
         query = request.query
         try:
             light = Light(query["light"]) if "light" in query else None
             statuses = [lc.Status(s) for s in query.getall("status", [])]
+            if query.get("open", "") in ("1", "true"):
+                statuses = [s for s in statuses or UNFINISHED if s in UNFINISHED]
+                if not statuses:  # ?status=archived&open=1: nothing can match
+                    return _json(OrderList(orders=[]))
             limit = min(int(query.get("limit", "100")), 500)
             offset = max(int(query.get("offset", "0")), 0)
         except ValueError as err:
             raise BadRequest(f"bad query: {err}") from err
         try:
             orders = await svc.list_orders(
-                actor=_actor(request), statuses=statuses, light=light, limit=limit, offset=offset
+                actor=_actor(request),
+                statuses=statuses,
+                light=light,
+                operator=query.get("operator") or None,
+                caller_number=query.get("caller_number") or None,
+                limit=limit,
+                offset=offset,
             )
         except service.NotAllowed as err:
             raise Forbidden(str(err)) from err
@@ -326,7 +352,7 @@ def routes(svc: OrderService) -> RouteTable:
             handler=list_orders,
             roles=ALL_ROLES,
             summary="Orders, newest first (a unit handler sees its unit's only); "
-            "?status=&light=&limit=&offset=",
+            "?status=&light=&operator=&caller_number=&open=1&limit=&offset=",
             name="orders_list",
             tags=("orders",),
             response=OrderList,

@@ -113,12 +113,36 @@ async def next_number(*, session: AsyncSession, prefix: str, day: str) -> str:
     if session.get_bind().dialect.name == "postgresql":
         # Takes of one day queue here until the holder commits: no duplicate numbers, no
         # retries. (SQLite serialises writers itself; the unique index backs both up.)
-        key = int.from_bytes(hashlib.sha256(stem.encode()).digest()[:8], "big", signed=True)
+        key = _advisory_key(stem)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     query = select(func.max(WorkOrder.number)).where(col(WorkOrder.number).startswith(stem))
     last = (await session.execute(query)).scalar_one_or_none()
     n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{stem}{n:04d}"
+
+
+def _advisory_key(text_: str) -> int:
+    return int.from_bytes(hashlib.sha256(text_.encode()).digest()[:8], "big", signed=True)
+
+
+async def lock_call(*, session: AsyncSession, linkedid: str) -> None:
+    """PostgreSQL: takes for one call queue here until the holder commits, so the one
+    that follows sees the first one's order (`order_for_call`). SQLite needs no lock: the
+    order's INSERT already holds the single writer lock when `order_for_call` reads."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = _advisory_key(f"call:{linkedid}")
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def order_for_call(
+    *, session: AsyncSession, linkedid: str, excluding: int | None = None
+) -> str | None:
+    """The number of the first order taken on call `linkedid` (other than `excluding`)."""
+    query = select(col(WorkOrder.number)).where(col(WorkOrder.call_linkedid) == linkedid)
+    if excluding is not None:
+        query = query.where(col(WorkOrder.id) != excluding)
+    query = query.order_by(col(WorkOrder.id)).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def load_order(
@@ -183,11 +207,18 @@ async def list_orders(
     unit_id: str | None = None,
     statuses: Sequence[str] = (),
     light: Light | None = None,
+    operator: str | None = None,
+    caller_number: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[WorkOrder]:
-    """Newest first. `unit_id`: only orders dispatched to that unit (any dispatch)."""
+    """Newest first. `unit_id`: only orders dispatched to that unit (any dispatch);
+    `operator`: taken by that user; `caller_number`: that caller's."""
     query = select(WorkOrder)
+    if operator is not None:
+        query = query.where(col(WorkOrder.operator) == operator)
+    if caller_number is not None:
+        query = query.where(col(WorkOrder.caller_number) == caller_number)
     if unit_id is not None:
         mine = select(col(Dispatch.order_id)).where(col(Dispatch.unit_id) == unit_id)
         query = query.where(col(WorkOrder.id).in_(mine))

@@ -35,6 +35,11 @@ class TakeIn(BaseModel):
     )
     on_call: bool = Field(False, description="resolved on the call (即办): nothing dispatched")
     note: str = Field("", max_length=4000, description="即办: how the caller was answered")
+    another_for_call: bool = Field(
+        False,
+        description="another order for a call that has one already (a second, unrelated "
+        "request in the same call); otherwise such a take is a 409 order_exists_for_call",
+    )
 
 
 class DispatchIn(BaseModel):

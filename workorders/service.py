@@ -8,8 +8,8 @@ keyword arguments after the first positional ones; every result is a Public mode
 
     # 接交一体: accept and dispatch in one transaction (plan=None → 即办, resolved on call)
     await svc.take(draft: WorkOrderCreate, plan: Sequence[Assignment] | None,
-                   actor=, note="") -> WorkOrderPublic
-    await svc.create(draft, actor=)              # accept only (a channel), dispatch later
+                   actor=, note="", another_for_call=False) -> WorkOrderPublic
+    await svc.create(draft, actor=, another_for_call=False)  # accept only, dispatch later
     await svc.dispatch(number, plan, actor=)     # direct / joint / parallel (lifecycle.plan_mode)
     await svc.resolve_on_call(number, actor=, note=)
     # the unit's actions (unit handlers, on their own unit's part)
@@ -29,7 +29,8 @@ keyword arguments after the first positional ones; every result is a Public mode
     await svc.merge(number, into, actor=)                       # 并单
     # reading (a unit handler sees only orders dispatched to their unit)
     await svc.get(number, actor=) -> WorkOrderPublic
-    await svc.list_orders(actor=, statuses=(), light=None, limit=100, offset=0)
+    await svc.list_orders(actor=, statuses=(), light=None, operator=None,
+                          caller_number=None, limit=100, offset=0)
     await svc.history(number, actor=) -> list[OrderEventPublic]
 
 Theory of operation: each action is one store transaction: load the order (row-locked
@@ -40,13 +41,22 @@ refused step raises before anything is written), write the changed rows and one
 rolled back). Deadlines come from the city's `SlaPolicy`, counted from acceptance;
 `dispatch_seconds` is call end → dispatch (or → resolution for 即办).
 
+One order per call: a take whose draft names a call (`call_linkedid`) that already has
+an order is refused with `OrderExistsForCall` (carrying that order's number) unless the
+caller asks for another (`another_for_call`: two unrelated requests in one call). Two
+takes at once (two desk tabs) give one order: the check runs inside the taking
+transaction after the order's INSERT, which on SQLite holds the single writer lock (the
+other take's INSERT waits, then sees this order), and on PostgreSQL after an advisory
+lock per call taken first (`repo.lock_call`).
+
 Exceptions (the API maps them to 404, 403, 400, 409)::
 
     WorkOrderError
      ├── OrderNotFound      no such order, or not visible to this unit handler
      ├── NotAllowed         the actor's role may not take this action
      ├── InvalidRequest     a malformed draft or plan, an unknown unit or time-limit class
-     └── StepRefused        the lifecycle refuses the step now (the message says why)
+     ├── StepRefused        the lifecycle refuses the step now (the message says why)
+     └── OrderExistsForCall the call already has an order (`.number`); 409 too
 """
 
 from __future__ import annotations
@@ -112,6 +122,13 @@ class StepRefused(WorkOrderError):
     pass
 
 
+class OrderExistsForCall(WorkOrderError):
+    def __init__(self, linkedid: str, number: str) -> None:
+        super().__init__(f"call {linkedid} already has order {number}")
+        self.linkedid = linkedid
+        self.number = number
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     username: str
@@ -148,25 +165,36 @@ class OrderService:
         *,
         actor: Actor,
         note: str = "",
+        another_for_call: bool = False,
     ) -> WorkOrderPublic:
         """Accept the order and, in the same transaction, dispatch it (or resolve it)."""
         _require(actor, TAKERS, "take an order")
         steps: list[lc.Step] = [lc.ResolveOnCall()] if plan is None else [lc.Dispatch(tuple(plan))]
-        return await self._create(draft, actor, steps, note)
+        return await self._create(draft, actor, steps, note, another_for_call)
 
-    async def create(self, draft: WorkOrderCreate, *, actor: Actor) -> WorkOrderPublic:
+    async def create(
+        self, draft: WorkOrderCreate, *, actor: Actor, another_for_call: bool = False
+    ) -> WorkOrderPublic:
         _require(actor, TAKERS, "create an order")
-        return await self._create(draft, actor, [], "")
+        return await self._create(draft, actor, [], "", another_for_call)
 
     async def _create(
-        self, draft: WorkOrderCreate, actor: Actor, steps: list[lc.Step], note: str
+        self,
+        draft: WorkOrderCreate,
+        actor: Actor,
+        steps: list[lc.Step],
+        note: str,
+        another_for_call: bool,
     ) -> WorkOrderPublic:
         draft = self._checked_draft(draft)
         if steps and isinstance(steps[0], lc.ResolveOnCall) and not note.strip():
             raise InvalidRequest("an order resolved on the call (即办) needs a note of the answer")
+        call = None if another_for_call else (draft.call_linkedid or None)
         for attempt in range(_NUMBER_RETRIES):
             now = self._clock()
             async with self.sessions() as session:
+                if call is not None:
+                    await repo.lock_call(session=session, linkedid=call)
                 day = now.astimezone(self.policy.tz).strftime("%Y%m%d")
                 number = await repo.next_number(session=session, prefix=self._prefix, day=day)
                 order = WorkOrder.model_validate(
@@ -187,6 +215,14 @@ class OrderService:
                     log.debug("workorders.number_taken", number=number, attempt=attempt)
                     await _back_off(attempt)
                     continue
+                if call is not None:
+                    first = await repo.order_for_call(
+                        session=session, linkedid=call, excluding=order.id
+                    )
+                    if first is not None:
+                        await session.rollback()
+                        log.info("workorders.exists_for_call", call_id=call, order_id=first)
+                        raise OrderExistsForCall(call, first)
                 writer = StepWriter(session, order, [], None, self.policy, now)
                 writer.record("accept", actor.username, note=f"{draft.kind.label} {draft.title}")
                 for step in steps:
@@ -297,6 +333,8 @@ class OrderService:
         actor: Actor,
         statuses: Sequence[str] = (),
         light: Light | None = None,
+        operator: str | None = None,
+        caller_number: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[WorkOrderPublic]:
@@ -307,6 +345,8 @@ class OrderService:
                 unit_id=unit,
                 statuses=statuses,
                 light=light,
+                operator=operator,
+                caller_number=caller_number,
                 limit=limit,
                 offset=offset,
             )

@@ -4,6 +4,7 @@ every refusal, history, returns, extensions, visibility, the SLA clock, rates.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,9 @@ async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
     yield Env(svc, bus, clock, engine)
 
 
+_calls = itertools.count(42)
+
+
 def draft(**kw: object) -> WorkOrderCreate:
     data: dict[str, object] = {
         "kind": OrderKind.help,
@@ -102,7 +106,7 @@ def draft(**kw: object) -> WorkOrderCreate:
         "address": "城东区和盛园小区",
         "caller_number": "13800001111",
         "caller_name": "郑先生",
-        "call_linkedid": "1763780000.42",
+        "call_linkedid": f"1763780000.{next(_calls)}",  # one order per call
         "line": "12345",
         "time_limit_class": "h24",
         "call_ended_at": T0 - timedelta(seconds=20),

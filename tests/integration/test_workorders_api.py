@@ -95,7 +95,7 @@ def take_body(**extra: Any) -> dict[str, Any]:
             "title": "工地拖欠农民工工资",
             "content": "某工地拖欠三个月工资",
             "caller_number": "13900002222",
-            "call_linkedid": "1763780001.7",
+            "call_linkedid": f"1763780001.{next(_names)}",  # one order per call
             "time_limit_class": "wd3",
             "call_ended_at": (datetime.now(UTC) - timedelta(seconds=12)).isoformat(),
         },
@@ -292,3 +292,62 @@ async def test_the_feature_in_the_real_server(
                 if seen[-1:] == ["supervision_requested"]:
                     break
     assert seen == ["accept", "dispatch", "light_red", "supervision_requested"]
+
+
+async def test_one_order_per_call_unless_another_is_asked_for(lab: Lab) -> None:
+    op = await lab.client(Role.operator)
+    body = take_body()
+    status, first = await post(op, "/api/orders", body)
+    assert status == 201, first
+    for again in (body, take_body(order=body["order"], dispatch=[], on_call=True, note="答复")):
+        status, refused = await post(op, "/api/orders", again)
+        assert status == 409, refused
+        assert refused["error"]["code"] == "order_exists_for_call"
+        assert refused["error"]["order"] == first["number"]
+        assert first["number"] in refused["error"]["message"]
+    status, second = await post(op, "/api/orders", {**body, "another_for_call": True})
+    assert status == 201 and second["number"] != first["number"]
+    assert second["call_linkedid"] == first["call_linkedid"]
+    # an order without a call (web form, WeChat) is never refused for it
+    web = {"order": {**body["order"], "call_linkedid": None, "channel": "web"}, "dispatch": []}
+    assert (await post(op, "/api/orders", web))[0] == 201
+    assert (await post(op, "/api/orders", web))[0] == 201
+
+
+async def test_two_tabs_taking_one_call_at_once_make_one_order(lab: Lab) -> None:
+    """Alt+D in two desk tabs at the same instant, several calls at once: one order each
+    (SQLite: the writer lock; PostgreSQL: the advisory lock per call)."""
+    op = await lab.client(Role.operator)
+    bodies = [take_body() for _ in range(4)]
+    tries = [b for b in bodies for _ in range(3)]
+    results = await asyncio.gather(*(post(op, "/api/orders", b) for b in tries))
+    for body in bodies:
+        linkedid = body["order"]["call_linkedid"]
+        mine = [r for b, r in zip(tries, results, strict=True) if b is body]
+        made = [o for s, o in mine if s == 201]
+        refused = [o for s, o in mine if s == 409]
+        assert len(made) == 1 and len(refused) == 2, mine
+        assert {o["error"]["order"] for o in refused} == {made[0]["number"]}
+        async with session_factory(lab.engine)() as s:
+            assert await repo.order_for_call(session=s, linkedid=linkedid) == made[0]["number"]
+            rows = await repo.list_orders(session=s, limit=500)
+        assert sum(r.call_linkedid == linkedid for r in rows) == 1
+
+
+async def test_orders_filtered_by_operator_caller_and_open(lab: Lab) -> None:
+    op1, op2 = await lab.client(Role.operator), await lab.client(Role.operator)
+    _, a = await post(op1, "/api/orders", take_body())
+    other = take_body()
+    other["order"]["caller_number"] = "13900009999"
+    _, b = await post(op2, "/api/orders", other)
+    _, c = await post(op1, "/api/orders", take_body(dispatch=[], on_call=True, note="已答复"))
+    _, mine = await get(op1, f"/api/orders?operator={a['operator']}")
+    assert [o["number"] for o in mine["orders"]] == [c["number"], a["number"]]
+    _, theirs = await get(op1, "/api/orders?caller_number=13900009999")
+    assert [o["number"] for o in theirs["orders"]] == [b["number"]]
+    # 即办 is finished (reviewed or archived at once): not an open order of the caller
+    _, open_ = await get(op1, "/api/orders?caller_number=13900002222&open=1")
+    assert [o["number"] for o in open_["orders"]] == [a["number"]]
+    _, none = await get(op1, "/api/orders?open=1&status=archived")
+    assert none["orders"] == []
+    assert (await get(op1, "/api/orders?status=nope"))[0] == 400
