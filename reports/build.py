@@ -9,7 +9,8 @@ hand); nothing waits on anything. The parts:
   the same function the wallboard uses (接通率 = answered ÷ calls that ended or were
   answered; the 15-second share; a call in the hold context was never offered), run
   over the period's call records with "now" at the period's end;
-* orders by line and by kind (诉求类型) are counted here;
+* orders by line and by kind (诉求类型) are counted here, and the change in calls and
+  orders from the previous period (环比: same length before; the month before a month);
 * 签收率, 按期办结率, returns, and the survey's 响应率/满意率/解决率 are read from
   `workorders.rates.Rates` (computed once, by `workorders.rates.compute_rates`);
 * units, 红黑榜 and the red zone come from `reports.ranking`; hot topics from
@@ -45,6 +46,11 @@ from workorders.rates import ratio
 KEY_CALLERS_SHOWN = 20
 REPEAT_CALLS = 2
 UNKNOWN_LINE = "unknown"
+
+
+def change(now: int, before: int) -> float | None:
+    """环比: the relative change from the previous period; None when it had nothing."""
+    return None if before == 0 else (now - before) / before
 
 
 def _figures(
@@ -182,6 +188,10 @@ def build_report(inputs: ReportInputs) -> Report:
         returns=sum(u.returns for u in rates.units),
         extensions=len(inputs.extensions),
         surveys=survey.attempted,
+        previous_calls_offered=inputs.previous_calls_offered,
+        previous_orders=len(inputs.previous_orders),
+        calls_change=change(total.offered, inputs.previous_calls_offered),
+        orders_change=change(len(inputs.orders), len(inputs.previous_orders)),
     )
     categories = topics.hot(
         topics.category_counts(inputs.orders), topics.category_counts(inputs.previous_orders)

@@ -9,7 +9,8 @@ CSV is one file of titled sections (总体指标, 分线路, 诉求类型, 每�
 them as percentages), nothing for a rate with nothing to count. It starts with a UTF-8
 byte-order mark: without it Excel on Windows reads UTF-8 as the local code page and the
 Chinese turns to mojibake. A cell that starts with = + - or @ is prefixed with ' so a
-caller's number or words can never run as a spreadsheet formula.
+caller's number or words can never run as a spreadsheet formula (our own figures, such
+as a change of -3.5%, are left as they are).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +29,8 @@ from reports.model import Report, Topic
 from reports.periods import Period
 
 BOM = "\ufeff"
+_FORMULA = ("=", "+", "-", "@")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?%?")  # our own figures, e.g. -33.3%: not formulas
 Row = list[object]
 
 
@@ -76,7 +80,7 @@ def pct(value: float | None, digits: int = 1) -> str:
 def _cell(value: object) -> object:
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and value[:1] in _FORMULA and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 
@@ -106,6 +110,10 @@ def _sections(r: Report) -> Iterable[Row]:
         ["解决率", pct(h.resolution_rate)],
         ["退单量", h.returns],
         ["延期申请量", h.extensions],
+        ["上期来电量", h.previous_calls_offered],
+        ["来电量环比", pct(h.calls_change)],
+        ["上期工单量", h.previous_orders],
+        ["工单量环比", pct(h.orders_change)],
     ]
     yield from figures
     yield []

@@ -25,6 +25,13 @@ def pct(value: float | None) -> str:
     return DASH if value is None else f"{value * 100:.1f}%"
 
 
+def signed(value: float | None) -> str:
+    """A change as +12.5% / −3.0%; "—" when the previous period had nothing."""
+    if value is None:
+        return DASH
+    return f"{'+' if value >= 0 else '−'}{abs(value) * 100:.1f}%"
+
+
 def local_time(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
@@ -54,11 +61,13 @@ def _tile(label: str, value: str, key: str, note: str = "") -> str:
 def headline(r: Report) -> str:
     h = r.headline
     tiles = [
-        _tile("来电量", f"{h.calls_offered}", "calls", f"接通 {h.calls_answered}"),
+        _tile("来电量", f"{h.calls_offered}", "calls",
+              f"接通 {h.calls_answered} · 环比 {signed(h.calls_change)}"),
         _tile("接通率", pct(h.answer_rate), "answer_rate"),
         _tile(f"{r.answered_within_seconds}秒接通率", pct(h.answered_within_target_rate),
               "within_target"),
-        _tile("工单量", f"{h.orders}", "orders", f"即办 {h.resolved_on_call}"),
+        _tile("工单量", f"{h.orders}", "orders",
+              f"即办 {h.resolved_on_call} · 环比 {signed(h.orders_change)}"),
         _tile("签收率", pct(h.acknowledgement_rate), "acknowledgement_rate"),
         _tile("按期办结率", pct(h.on_time_rate), "on_time_rate"),
         _tile("响应率", pct(h.response_rate), "response_rate", f"回访 {h.surveys}"),

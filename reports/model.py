@@ -79,6 +79,7 @@ class ReportInputs:
     transcripts: Sequence[TranscriptRow] = ()
     previous_orders: Sequence[OrderRow] = ()
     previous_transcripts: Sequence[TranscriptRow] = ()
+    previous_calls_offered: int = 0  # calls offered in the previous period (环比)
     months: Sequence[MonthInputs] = ()  # oldest first: the red-zone months
     unit_names: Mapping[str, str] = field(default_factory=dict)
     line_names: Mapping[str, str] = field(default_factory=dict)
@@ -108,6 +109,10 @@ class Headline:
     returns: int  # 退单
     extensions: int  # 延期申请
     surveys: int  # survey callbacks finished
+    previous_calls_offered: int  # the same, in the period compared with (环比)
+    previous_orders: int
+    calls_change: float | None  # (this − previous) ÷ previous; None when previous is 0
+    orders_change: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,15 @@ def _call(r: Any) -> CallRecordPublic:
     )
 
 
+async def offered_calls(session: AsyncSession, period: Period) -> int:
+    """Calls offered in the period (as `live_figures` counts: not the hold-context ones)."""
+    c = CallRecord
+    query = sa.select(sa.func.count()).where(
+        _in(col(c.entered_at), period), col(c.outcome) != "hung_up_in_hold"
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
 async def transcript_rows(session: AsyncSession, period: Period) -> list[TranscriptRow]:
     """What callers said on the period's calls, one row per call."""
     calls = sa.select(col(CallRecord.linkedid)).where(_in(col(CallRecord.entered_at), period))
@@ -163,6 +172,7 @@ async def load_inputs(
             extensions = await extension_rows(session, period)
             previous_orders = await order_rows(session, previous, part="topics")
             previous_transcripts = await transcript_rows(session, previous)
+            previous_calls = await offered_calls(session, previous)
             names = await unit_names(session)
             words = await vocabulary(session)
         rates = await compute_rates(sessionmaker, period.start_utc, period.end_utc)
@@ -195,6 +205,7 @@ async def load_inputs(
         transcripts=transcripts,
         previous_orders=previous_orders,
         previous_transcripts=previous_transcripts,
+        previous_calls_offered=previous_calls,
         months=months,
         unit_names=names,
         line_names=dict(line_names or {}),

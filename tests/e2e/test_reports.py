@@ -141,6 +141,8 @@ async def test_a_supervisor_reads_a_week_then_a_month_exports_csv_and_prints(
     shown_s = time.monotonic() - started
     await expect(tile(page, "orders")).to_have_text("4")
     await expect(tile(page, "calls")).to_have_text("4")
+    # The week before had the call and the order of 3 November: 环比 +300 %.
+    await expect(page.locator('[data-figure="orders"] .note')).to_contain_text("环比 +300.0%")
     await expect(tile(page, "answer_rate")).to_have_text("75.0%")
     await expect(tile(page, "acknowledgement_rate")).to_have_text("75.0%")
     await expect(tile(page, "satisfaction_rate")).to_have_text("100.0%")

@@ -167,6 +167,8 @@ async def test_report_from_the_store_agrees_with_the_rates(env: Env) -> None:
     assert h.on_time_rate == rates.on_time_rate == 1.0
     assert (h.surveys, h.response_rate, h.satisfaction_rate, h.resolution_rate) == (1, 1, 1, 1)
     assert (h.returns, h.extensions) == (1, 1)
+    assert (h.previous_orders, h.orders_change) == (1, 4.0)  # one the week before: +400 %
+    assert (h.previous_calls_offered, h.calls_change) == (0, None)
 
     units = {u.unit_id: u for u in r.units}
     assert units["water"].name == "供水公司"  # the catalogue's short name

@@ -129,6 +129,7 @@ def week_inputs(months: list[MonthInputs] | None = None) -> ReportInputs:
         ],
         transcripts=[TranscriptRow(call_id="call-1", text="我 家 小区 停水 了")],
         previous_orders=previous,
+        previous_calls_offered=4,
         months=months or [],
         unit_names=NAMES,
         line_names={"12345": "12345 政务服务便民热线", "12328": "12328 交通运输服务监督热线"},
@@ -151,6 +152,8 @@ def test_headline_reads_the_rates_and_counts_calls_like_the_wallboard() -> None:
     assert h.satisfaction_rate == pytest.approx(3 / 4)
     assert h.resolution_rate == pytest.approx(2 / 4)
     assert (h.returns, h.extensions, h.surveys, h.dispatched) == (3, 3, 5, 10)
+    assert (h.previous_calls_offered, h.previous_orders) == (4, 3)
+    assert h.calls_change == 0.5 and h.orders_change == pytest.approx(2 / 3)
     assert r.period == WEEK
     assert r.previous == Period(date(2026, 11, 9), date(2026, 11, 15))
 

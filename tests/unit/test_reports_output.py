@@ -69,6 +69,7 @@ def test_empty_charts_say_so() -> None:
 def test_report_body_shows_the_figures_with_words_not_only_colours() -> None:
     body = html.report_body(report())
     assert 'data-figure="answer_rate"' in body and "66.7%" in body
+    assert "环比 +50.0%" in body and "环比 +66.7%" in body
     assert "红榜（前三）" in body and "黑榜（后三）" in body
     assert body.count("<svg") == 3
     assert "<script" not in body
@@ -82,6 +83,7 @@ def test_csv_starts_with_a_bom_and_has_titled_sections() -> None:
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert rows[0] == ["报表", "2026年11月16日至22日周分析"]
     assert ["接通率", "66.7%"] in rows and ["工单量", "5"] in rows
+    assert ["来电量环比", "50.0%"] in rows and ["上期工单量", "3"] in rows
     titles = [r[0] for r in rows if len(r) == 1]
     assert titles == ["总体指标", "分线路", "诉求类型", "每日", "承办单位排名", "热点分类",
                       "热点词", "重点来电人"]  # fmt: skip
@@ -95,6 +97,7 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert export._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert export._cell("+8613800000000") == "'+8613800000000"
     assert export._cell(-3) == -3 and export._cell(None) == ""
+    assert export._cell("-33.3%") == "-33.3%"  # a figure of ours, not a formula
 
 
 def test_json_has_every_value_and_topic_changes() -> None:
