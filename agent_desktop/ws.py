@@ -14,6 +14,7 @@ refused here instead of by CSRF). A user may hold several sockets (tabs).
   which call E is on;
 - transcript partials and finals, keyword alerts of call C: to the users whose seat is
   on call C;
+- callback task changes (漏接回拨): to every operator (the desk's list is shared);
 - everything: to supervisors and admins (the wallboard).
 
 Each message is one JSON text frame: ``{"type": "operator.pop", "topic": ...,
@@ -41,6 +42,7 @@ from agent_desktop.keys import PRINCIPAL
 from hotline.bus import Bus
 from hotline.bus_events import (
     BusEvent,
+    CallbackTaskChanged,
     KeywordAlert,
     OperatorState,
     ScreenPop,
@@ -98,6 +100,8 @@ class Hub:
                 users.update(self._users_at(event.extension))
             case TranscriptPartial() | TranscriptFinal() | KeywordAlert():
                 users.update(self._users_on_call(event.call_id))
+            case CallbackTaskChanged():
+                users.update(u for u, r in self._roles.items() if r is Role.operator)
         return users
 
     # -- the bus side ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from telephony import call_repo
 from telephony.call_figures import LiveFigures, live_figures
 from telephony.call_models import CallbackStatus, CallbackTaskPublic, CallRecordPublic
 from telephony.callback_events import task_changed
+from telephony.callback_labels import CallbackRow, row
 
 CALL_READERS = only(Role.operator, Role.supervisor, Role.admin)
 CALLBACK_WORKERS = only(Role.operator, Role.supervisor)
@@ -37,7 +38,9 @@ class CallList(BaseModel):
 
 
 class CallbackList(BaseModel):
-    callbacks: list[CallbackTaskPublic]
+    """Each task with its dial state, outcome and reason in zh-CN (telephony.callback_labels)."""
+
+    callbacks: list[CallbackRow]
 
 
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -81,6 +84,7 @@ def routes(
                 line=request.query.get("line"),
                 number=request.query.get("number"),
                 since=_time(request, "since"),
+                operator_extension=request.query.get("operator_extension") or None,
             )
         return web.json_response(text=CallList(calls=calls).model_dump_json())
 
@@ -103,7 +107,8 @@ def routes(
             tasks = await call_repo.list_callbacks(
                 session=session, status=status, limit=_int(request, "limit", 100, 1, MAX_LIMIT)
             )
-        return web.json_response(text=CallbackList(callbacks=tasks).model_dump_json())
+        body = CallbackList(callbacks=[row(t) for t in tasks])
+        return web.json_response(text=body.model_dump_json())
 
     async def callback_done(request: web.Request) -> web.StreamResponse:
         principal = request[PRINCIPAL]
@@ -133,7 +138,8 @@ def routes(
     return RouteTable(
         (
             Route(method="GET", path="/api/calls", handler=list_calls, roles=CALL_READERS,
-                  summary="Call records, newest first (?line=&number=&since=&limit=&offset=)",
+                  summary="Call records, newest first "
+                  "(?line=&number=&since=&operator_extension=&limit=&offset=)",
                   name="list_calls", tags=tags, response=CallList),
             Route(method="GET", path="/api/calls/figures", handler=figures, roles=WATCHERS,
                   summary="Live figures per line and per queue (?since=, default 24 h)",

@@ -146,9 +146,12 @@ async def list_calls(
     line: str | None = None,
     number: str | None = None,
     since: datetime | None = None,
+    operator_extension: str | None = None,
 ) -> list[CallRecordPublic]:
     """Newest first."""
     query = select(CallRecord)
+    if operator_extension is not None:
+        query = query.where(col(CallRecord.operator_extension) == operator_extension)
     if line is not None:
         query = query.where(col(CallRecord.line) == line)
     if number is not None:

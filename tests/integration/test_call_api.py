@@ -131,3 +131,20 @@ async def test_calls_callbacks_figures_and_roles(
         async with http.get("/api/openapi.json") as r:
             paths = (await r.json())["paths"]
         assert {"/api/calls", "/api/calls/figures", "/api/callbacks"} <= set(paths)
+
+
+async def test_calls_of_one_seat_and_callback_rows_in_chinese(
+    api: tuple[str, dict[str, dict[str, str]]],
+) -> None:
+    base, headers = api
+    op = headers["operator"]
+    async with ClientSession(base_url=base) as http:
+        async with http.get("/api/calls?operator_extension=1001", headers=op) as r:
+            assert [c["uniqueid"] for c in (await r.json())["calls"]] == ["c1", "c0"]
+        async with http.get("/api/calls?operator_extension=1009", headers=op) as r:
+            assert (await r.json())["calls"] == []
+        async with http.get("/api/callbacks", headers=op) as r:
+            (task,) = (await r.json())["callbacks"]
+    assert task["dial_state"] == "waiting" and task["dial_state_label"] == "等待自动回拨"
+    assert task["outcome_label"] is None and task["reason_label"] == "排队等待自动回拨"
+    assert task["takeable"] is True
