@@ -87,12 +87,16 @@ def _edges_vary(corpus: str, gram: str) -> bool:
 
 
 def word_counts(
-    found: Sequence[str], vocabulary: Collection[str] = (), candidates: int = CANDIDATES
+    found: Sequence[str],
+    vocabulary: Collection[str] = (),
+    limit: int = HOT_LIMIT,
+    candidates: int = CANDIDATES,
 ) -> Counter[str]:
     """Words of the texts `found`, each counted once per text.
 
-    Vocabulary words always count; bigrams only among the `candidates` most frequent
-    ones (the rest could never reach a hot-topic list), and only if varied.
+    Vocabulary words always count. Bigrams are checked most frequent first, among the
+    `candidates` most frequent, until `limit` varied ones are found: no later one could
+    enter a top-`limit` list (ties at the cut aside).
     """
     words = sorted({normalize(w) for w in vocabulary if len(w) >= 2})
     inside_words = {w[i : i + 2] for w in words for i in range(len(w) - 1)}
@@ -111,9 +115,13 @@ def word_counts(
         for gram, n in docs.most_common()
         if n >= MIN_BIGRAM_TEXTS and gram not in REPORT_STOP and gram not in inside_words
     )
+    found_grams = 0
     for gram, n in itertools.islice(ranked, candidates):
         if _edges_vary(corpus, gram):
             counts[gram] = n
+            found_grams += 1
+            if found_grams >= limit:
+                break
     return counts
 
 
@@ -128,7 +136,7 @@ def hot_words(
     vocabulary: Collection[str] = (),
     limit: int = HOT_LIMIT,
 ) -> list[Topic]:
-    counts = word_counts(current, vocabulary)
+    counts = word_counts(current, vocabulary, limit)
     top = [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
     return hot(counts, doc_counts(previous, top), limit)
 
