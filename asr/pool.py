@@ -51,6 +51,7 @@ import random
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,10 +103,33 @@ class PoolConfig:
         return self.max_streams or 2 * self.worker_count
 
 
+class _SharedModels:
+    """Loaded models by path, shared while anyone holds one: the live transcription pool
+    and the IVR recognizer (asr.speech) of one server use one copy (about 500 MiB each).
+    A model is read-only once loaded, and recognizers in many threads may share it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+    def load(self, path: Path) -> Any:
+        key = str(path.resolve())
+        with self._lock:  # a second caller waits for the first load instead of repeating it
+            model = self._models.get(key)
+            if model is None:
+                vosk.SetLogLevel(-2)
+                model = vosk.Model(key)
+                self._models[key] = model
+            return model
+
+
+_MODELS = _SharedModels()  # an empty map and a lock: nothing is loaded at import
+
+
 def load_model(path: Path) -> Any:
-    """A `vosk.Model` (blocking, seconds: call it from a thread). Also used by asr.speech."""
-    vosk.SetLogLevel(-2)
-    return vosk.Model(str(path))
+    """The `vosk.Model` at `path`, shared with other holders in this process (blocking,
+    seconds on first load: call it from a thread). Also used by asr.speech."""
+    return _MODELS.load(path)
 
 
 def make_recognizer(model: Any, sample_rate: int, grammar: Sequence[str] | None = None) -> Any:

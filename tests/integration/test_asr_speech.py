@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from asr.pool import load_model
 from asr.speech import SpeechError, SpeechRecognizer
 
 pytestmark = pytest.mark.integration
@@ -65,3 +66,12 @@ def test_vocabulary_and_unreadable_recordings(recognizer: SpeechRecognizer, tmp_
         recognizer.recognize_wav(tmp_path / "bad.wav")
     with pytest.raises(SpeechError, match="not loaded"):
         SpeechRecognizer(tmp_path).knows("x")
+
+
+def test_a_loaded_model_is_shared_not_loaded_again(recognizer: SpeechRecognizer) -> None:
+    began = time.perf_counter()
+    second = SpeechRecognizer(recognizer.model_path)
+    second.load()  # the same model as the module's recognizer (and the transcription pool)
+    assert time.perf_counter() - began < 1.0
+    assert load_model(recognizer.model_path) is load_model(recognizer.model_path)
+    assert second.knows("영화관")
