@@ -28,6 +28,7 @@ from config.settings import Settings, SettingsError, load_settings
 from hotline import demo, up
 from hotline.app import StartupError, serve
 from hotline.log import configure_logging
+from reports import cli as report_cli
 
 EXIT_STARTUP = 2
 
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if model_cli.handles(args):
         return asyncio.run(model_cli.run(args, settings))
+    if report_cli.handles(args):
+        return asyncio.run(report_cli.run(args, settings))
     return asyncio.run(admin_cli.run(args, settings))
 
 
@@ -77,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--seconds", type=float, default=20.0, help="hang up after")
     admin_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
+    report_cli.add_parsers(sub)
     return parser
 
 

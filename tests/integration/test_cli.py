@@ -153,3 +153,14 @@ def test_up_starts_everything_writes_endpoints_and_stops_on_ctrl_c(
     # Every process it started is gone.
     assert _processes_mentioning(str(state)) == []
     assert _processes_mentioning(f"/inst/{up.instance_name(state)}/") == []
+
+
+def test_report_command_reads_the_configured_store(tmp_path: Path) -> None:
+    env = _env(database__url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+    for argv in (["db", "upgrade"], ["report", "--preset", "today", "--format", "json"]):
+        result = subprocess.run(
+            [*HOTLINE, *argv], env=env, capture_output=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr.decode()[-2000:]
+    report = json.loads(result.stdout)
+    assert isinstance(report, dict) and report
