@@ -34,7 +34,7 @@
   // What the tests (and a curious supervisor) can read: how fast things reached the screen.
   const stats = window.deskStats = {
     popLatencyMs: null, popBusMs: null, partials: 0, finals: 0, firstPartialAt: null, firstFinalAt: null,
-    finalLagMs: [], drafts: 0,
+    finalLagMs: [], drafts: 0, otherSeats: 0, callbackEvents: 0, hello: false,
   };
 
   function el(tag, text, cls) {
@@ -56,7 +56,12 @@
     }
     const r = await fetch(path, init);
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
+    if (!r.ok) {
+      const err = new Error((data.error && data.error.message) || r.statusText);
+      err.status = r.status;
+      err.error = data.error || null; // {code, message, ...}: what the caller may act on
+      throw err;
+    }
     return data;
   }
   const get = (path) => request("GET", path);
@@ -119,6 +124,7 @@
     $("alerts").textContent = "";
     $("live-status").textContent = "";
     $("draft-call").textContent = "通话 " + callId;
+    $("draft-exists").hidden = true;
     $("draft").reset();
     $("draft-fields").disabled = false;
     $("draft-empty").hidden = true;
@@ -156,6 +162,7 @@
     // the operator is typing somewhere already).
     if (document.activeElement === document.body || !document.activeElement) $("f-kind").focus();
     const now = Date.now();
+    showCallerOrders(pop.caller_number, pop.call_id);
     if (!frame.time) return; // restored from this tab's storage, not a live pop
     if (pop.ami_received_at) stats.popLatencyMs = now - pop.ami_received_at * 1000;
     stats.popBusMs = now - Date.parse(frame.time);
@@ -254,7 +261,8 @@
     drawHits: (hits) => drawHits(hits), newCall: (id) => newCall(id),
     showPop: (pop, frame) => showPop(pop, frame),
   });
-  const { formValues, refreshDraft, take, loadLists, save, restore } = order;
+  const { formValues, refreshDraft, take, loadLists, save, restore, showCallerOrders,
+    callbacksChanged } = order;
 
   // ---------------------------------------------------------------- keyboard
   function inField(target) {
@@ -295,9 +303,12 @@
   // ---------------------------------------------------------------- the socket
   function handle(frame) {
     if (frame.type === "hello") {
+      if (frame.extension && !desk.extension) desk.extension = frame.extension;
+      stats.hello = true; // the socket is up: pushes reach this page from now on
       for (const e of frame.events || []) handle(e);
       return;
     }
+    if (!M.forMySeat(frame, desk.extension)) { stats.otherSeats += 1; return; }
     const data = frame.data || {};
     switch (frame.type) {
       case "operator.state": showState(data); break;
@@ -305,6 +316,7 @@
       case "transcript.partial":
       case "transcript.final": showTranscript(frame, data); break;
       case "alert.keyword": showAlert(data); break;
+      case "call.callback_task": stats.callbackEvents += 1; callbacksChanged(); break;
     }
   }
 

@@ -97,9 +97,10 @@
   }
 
   // POST /api/orders body. `form`: the order fields as edited; `unit`/`assisting`: unit
-  // ids; `onCall`: 即办 with `note`.
-  function takeBody(order, form, { unit, assisting, onCall, note }) {
+  // ids; `onCall`: 即办 with `note`; `another`: a second order for a call that has one.
+  function takeBody(order, form, { unit, assisting, onCall, note, another }) {
     const body = { order: Object.assign({}, order, form) };
+    if (another) body.another_for_call = true;
     if (onCall) {
       body.on_call = true;
       body.note = note;
@@ -131,16 +132,37 @@
     return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
   }
 
-  function myCalls(calls, extension, n) {
-    return calls.filter((c) => extension && c.operator_extension === extension).slice(0, n);
+  // Whether this desk acts on a WebSocket frame. The hub sends a supervisor every seat's
+  // state and pops (the wallboard needs them): the desk takes only its own seat's
+  // (`extension`; none yet: none). Everything else is not seat-bound (a transcript is
+  // matched against the desk's own call, callback tasks are shared).
+  const SEAT_FRAMES = ["operator.state", "operator.pop"];
+  function forMySeat(frame, extension) {
+    if (!SEAT_FRAMES.includes(frame.type)) return true;
+    return !!extension && !!frame.data && frame.data.extension === extension;
   }
 
-  function myOrders(orders, username, n) {
-    return orders.filter((o) => username && o.operator === username).slice(0, n);
+  // The order a refused take found on the call (409 order_exists_for_call), else null.
+  function existingOrder(error) {
+    return error && error.code === "order_exists_for_call" && error.order ? error.order : null;
   }
+
+  // Query strings of the desk's own lists (the server filters; null: not known yet).
+  function myCallsPath(extension, n) {
+    return extension ? "/api/calls?limit=" + n + "&operator_extension=" + encodeURIComponent(extension) : null;
+  }
+  function myOrdersPath(username, n) {
+    return username ? "/api/orders?limit=" + n + "&operator=" + encodeURIComponent(username) : null;
+  }
+  function openOrdersPath(number, n) {
+    return number ? "/api/orders?open=1&limit=" + n + "&caller_number=" + encodeURIComponent(number) : null;
+  }
+
+  const LIGHTS = { green: "绿灯", yellow: "黄灯", red: "红灯" };
 
   root.DeskModel = {
     SHORTCUTS, SPEAKERS, FIELDS, shortcutFor, applyTranscript, storedLines, recentText, highlight,
-    mergeDraft, takeBody, blocker, countdown, myCalls, myOrders,
+    mergeDraft, takeBody, blocker, countdown, forMySeat, existingOrder, myCallsPath, myOrdersPath,
+    openOrdersPath, LIGHTS,
   };
 })(window);

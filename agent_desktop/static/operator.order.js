@@ -68,18 +68,19 @@ window.DeskOrder = function (ctx) {
     }
   }
 
-  async function take(onCall) {
+  async function take(onCall, another) {
     if (desk.busy) return; // one order per press, however fast the keys repeat
     desk.busy = true;
     try {
-      await takeOnce(onCall);
+      await takeOnce(onCall, !!another);
     } finally {
       desk.busy = false;
     }
   }
 
-  async function takeOnce(onCall) {
+  async function takeOnce(onCall, another) {
     showError("");
+    showExisting(null);
     if (!desk.call || $("draft-fields").disabled) { showError("没有进行中的工单草稿"); return; }
     if (desk.draft && !desk.draft.order.call_ended_at && desk.state !== "talking") {
       await refreshDraft(); // the call has ended since: its end time goes with the order
@@ -93,7 +94,7 @@ window.DeskOrder = function (ctx) {
       desk.article = desk.draft.articles[0];
       note = "按知识库《" + desk.article.title + "》答复";
     }
-    const opts = { unit, assisting, onCall, note };
+    const opts = { unit, assisting, onCall, note, another };
     const why = M.blocker(form, opts);
     if (why) { showError(why.text); $(why.field).focus(); return; }
     const base = desk.draft ? desk.draft.order : { channel: "phone", call_linkedid: desk.call };
@@ -101,6 +102,8 @@ window.DeskOrder = function (ctx) {
     try {
       order = await post("/api/orders", M.takeBody(base, form, opts));
     } catch (err) {
+      const existing = M.existingOrder(err.error);
+      if (existing) { await showExisting(existing, onCall); return; }
       showError((onCall ? "即办" : "派发") + "失败：" + err.message);
       return;
     }
@@ -113,9 +116,54 @@ window.DeskOrder = function (ctx) {
     loadLists();
   }
 
+  // The call has its order already (another tab, or a press that reached the server
+  // twice): show that order, not an error; 另建一单 takes a second one for a second,
+  // unrelated request of the same caller. `number` null: hide it.
+  async function showExisting(number, onCall) {
+    const box = $("draft-exists");
+    if (!number) { box.hidden = true; return; }
+    let text = "本通话已有工单 " + number;
+    try {
+      const o = await get("/api/orders/" + encodeURIComponent(number));
+      text += "：" + [o.title, ORDER_STATUS[o.status] || o.status, M.LIGHTS[o.light] || o.light].join(" · ");
+    } catch (err) { /* the number alone still says where it is */ }
+    $("draft-exists-text").textContent = text + "。";
+    box.dataset.order = number;
+    box.hidden = false;
+    $("desk-notice").dataset.order = number;
+    const again = $("btn-another");
+    again.onclick = () => take(onCall, true);
+    again.focus();
+  }
+
+  // The caller's orders still being worked, beside the pop: a repeat request (重复来电)
+  // is seen before the operator takes a second order for it.
+  async function showCallerOrders(number, callId) {
+    const list = $("pop-orders");
+    const path = M.openOrdersPath(number, 5);
+    $("pop-repeat").hidden = true;
+    list.replaceChildren();
+    if (!path) return;
+    try {
+      const data = await get(path);
+      if (callId !== desk.call) return;
+      for (const o of data.orders) {
+        const li = el("li");
+        li.dataset.order = o.number;
+        const light = el("span", M.LIGHTS[o.light] || o.light, "light " + o.light);
+        li.append(light, document.createTextNode(" " + [o.number, o.title,
+          ORDER_STATUS[o.status] || o.status, when(o.created_at)].join(" · ")));
+        list.appendChild(li);
+      }
+      $("pop-repeat-count").textContent = data.orders.length;
+      $("pop-repeat").hidden = data.orders.length === 0;
+    } catch (err) { /* the pop works without it */ }
+  }
+
   function doneWithCall() {
     desk.draft = "taken";
     forget();
+    $("draft-exists").hidden = true;
     $("draft").reset();
     $("draft-fields").disabled = true;
     $("draft-empty").hidden = false;
@@ -131,18 +179,33 @@ window.DeskOrder = function (ctx) {
   // list saying so and the rest of the desk working.
   async function loadLists() {
     const lists = [
-      ["callback-list", "/api/callbacks?status=open&limit=20", (d) => drawCallbacks(d.callbacks)],
-      ["call-list", "/api/calls?limit=200", (d) => drawRows("call-list",
-        M.myCalls(d.calls, desk.extension, 8), (c) => [when(c.entered_at),
-          c.caller_number || "（无号码）", c.line || c.dnis || "",
+      ["callback-list", CALLBACKS, (d) => drawCallbacks(d.callbacks)],
+      ["call-list", M.myCallsPath(desk.extension, 8), (d) => drawRows("call-list", d.calls,
+        (c) => [when(c.entered_at), c.caller_number || "（无号码）", c.line || c.dnis || "",
           OUTCOMES[c.outcome] || c.outcome].join(" · "))],
-      ["order-list", "/api/orders?limit=200", (d) => drawRows("order-list",
-        M.myOrders(d.orders, desk.username, 8), (o) =>
-          [o.number, o.title, ORDER_STATUS[o.status] || o.status].join(" · "))],
+      ["order-list", M.myOrdersPath(desk.username, 8), (d) => drawRows("order-list", d.orders,
+        (o) => [o.number, o.title, ORDER_STATUS[o.status] || o.status].join(" · "))],
     ];
-    await Promise.all(lists.map(([id, path, draw]) => get(path).then(draw).catch((err) => {
+    await Promise.all(lists.map(([id, path, draw]) => loadList(id, path, draw)));
+  }
+
+  function loadList(id, path, draw) {
+    if (!path) { drawRows(id, [], null); return Promise.resolve(); } // not signed in at a seat yet
+    return get(path).then(draw).catch((err) => {
       $(id).replaceChildren(el("li", "暂不可用（" + err.message + "）", "muted"));
-    })));
+    });
+  }
+
+  // The callback list follows the bus (call.callback_task): read it again, at most once
+  // per half second however many tasks change at once; the server words each row.
+  const CALLBACKS = "/api/callbacks?status=open&limit=20";
+  let callbacksTimer = null;
+  function callbacksChanged() {
+    if (callbacksTimer) return;
+    callbacksTimer = setTimeout(() => {
+      callbacksTimer = null;
+      loadList("callback-list", CALLBACKS, (d) => drawCallbacks(d.callbacks));
+    }, 500);
   }
 
   function drawRows(id, items, text) {
@@ -151,27 +214,55 @@ window.DeskOrder = function (ctx) {
     if (!items.length) list.appendChild(el("li", "暂无", "muted"));
   }
 
-  function drawCallbacks(tasks) {
+  // The dialer's mode (GET /api/callbacks/dialer): in auto mode each task shows where the
+  // dialer is with it and may be taken by hand (我来回拨); in manual mode all are by hand.
+  async function dialerMode() {
+    if (desk.dialerMode) return desk.dialerMode;
+    try {
+      desk.dialerMode = (await get("/api/callbacks/dialer")).mode;
+    } catch (err) { return "manual"; } // no dialer on this server: a later load asks again
+    return desk.dialerMode;
+  }
+
+  function callbackButton(text, label, action, done) {
+    const b = el("button", text, "secondary small");
+    b.type = "button";
+    b.setAttribute("aria-label", label);
+    b.addEventListener("click", async () => {
+      try {
+        await post(action);
+        notice(done);
+        await loadList("callback-list", CALLBACKS, (d) => drawCallbacks(d.callbacks));
+        const next = document.querySelector("#callback-list button");
+        if (next) next.focus();
+      } catch (err) { showError("操作失败：" + err.message); }
+    });
+    return b;
+  }
+
+  async function drawCallbacks(tasks) {
+    const auto = (await dialerMode()) === "auto";
     const list = $("callback-list");
     list.replaceChildren();
     $("callback-empty").hidden = tasks.length > 0;
     for (const t of tasks) {
       const li = el("li");
       li.dataset.task = t.id;
-      li.append(el("span", t.number + " · 漏接 " + t.missed_count + " 次 · 最近 " + when(t.last_missed_at)));
-      const done = el("button", "已回拨", "secondary small");
-      done.type = "button";
-      done.setAttribute("aria-label", "已回拨 " + t.number);
-      done.addEventListener("click", async () => {
-        try {
-          await post("/api/callbacks/" + t.id + "/done");
-          notice("回拨任务 " + t.number + " 已完成");
-          await loadLists();
-          const next = document.querySelector("#callback-list button");
-          if (next) next.focus();
-        } catch (err) { showError("操作失败：" + err.message); }
-      });
-      li.append(done);
+      li.dataset.dialState = t.dial_state;
+      const what = el("span", t.number + " · 漏接 " + t.missed_count + " 次 · 最近 " + when(t.last_missed_at));
+      if (auto) {
+        const words = [t.dial_state_label, t.outcome_label, t.reason_label].filter((w) => w);
+        const dial = el("small", words.join(" · "), "dial " + t.dial_state);
+        if (t.dial_state === "waiting" && t.next_dial_at) dial.append(" · " + when(t.next_dial_at) + " 拨打");
+        what.append(el("br"), dial);
+      }
+      li.append(what);
+      if (auto && t.takeable) {
+        li.append(callbackButton("我来回拨", "我来回拨 " + t.number, "/api/callbacks/" + t.id + "/take",
+          "回拨任务 " + t.number + " 已由你认领，请人工回拨"));
+      }
+      li.append(callbackButton("已回拨", "已回拨 " + t.number, "/api/callbacks/" + t.id + "/done",
+        "回拨任务 " + t.number + " 已完成"));
       list.appendChild(li);
     }
   }
@@ -218,5 +309,6 @@ window.DeskOrder = function (ctx) {
     save();
   }
 
-  return { formValues, refreshDraft, take, loadLists, save, restore };
+  return { formValues, refreshDraft, take, loadLists, save, restore, showCallerOrders,
+    callbacksChanged };
 };

@@ -162,10 +162,42 @@ async def test_wrap_up_countdown(model: Page) -> None:
     assert await call(model, "countdown", "not a time", now) == ""
 
 
-async def test_own_calls_and_orders(model: Page) -> None:
-    calls = [{"operator_extension": "1001", "n": 1}, {"operator_extension": "1002", "n": 2},
-             {"operator_extension": None, "n": 3}, {"operator_extension": "1001", "n": 4}]
-    assert [c["n"] for c in await call(model, "myCalls", calls, "1001", 5)] == [1, 4]
-    assert await call(model, "myCalls", calls, "", 5) == []
-    orders = [{"operator": "li", "n": 1}, {"operator": "wang", "n": 2}, {"operator": "li", "n": 3}]
-    assert [o["n"] for o in await call(model, "myOrders", orders, "li", 1)] == [1]
+async def test_own_calls_and_orders_are_asked_of_the_server(model: Page) -> None:
+    assert await call(model, "myCallsPath", "1001", 8) == (
+        "/api/calls?limit=8&operator_extension=1001")
+    assert await call(model, "myCallsPath", "", 8) is None  # not seated: nothing to ask
+    assert await call(model, "myOrdersPath", "李 四", 8) == (
+        "/api/orders?limit=8&operator=%E6%9D%8E%20%E5%9B%9B")
+    assert await call(model, "openOrdersPath", "+8613800138000", 5) == (
+        "/api/orders?open=1&limit=5&caller_number=%2B8613800138000")
+    assert await call(model, "openOrdersPath", "", 5) is None  # withheld number
+
+
+async def test_a_desk_acts_only_on_its_own_seat(model: Page) -> None:
+    """A supervisor's socket carries every seat's state and pops: the desk takes its own."""
+    def frame(kind: str, **data: Any) -> dict[str, Any]:
+        return {"type": kind, "data": data}
+
+    mine = frame("operator.pop", extension="1001", call_id="c1")
+    other = frame("operator.pop", extension="1002", call_id="c2")
+    state = frame("operator.state", extension="1002", state="talking", call_id="c2")
+    assert await call(model, "forMySeat", mine, "1001") is True
+    assert await call(model, "forMySeat", other, "1001") is False
+    assert await call(model, "forMySeat", state, "1001") is False
+    assert await call(model, "forMySeat", mine, "") is False  # a supervisor with no seat
+    assert await call(model, "forMySeat", state, None) is False
+    # not seat-bound: transcripts (matched to the desk's call), callback tasks, others
+    for kind in ("transcript.final", "call.callback_task", "order.step"):
+        assert await call(model, "forMySeat", frame(kind, call_id="c2"), "") is True
+
+
+async def test_a_take_refused_for_the_call_names_its_order(model: Page) -> None:
+    error = {"code": "order_exists_for_call", "message": "…", "order": "12345-20261122-0001"}
+    assert await call(model, "existingOrder", error) == "12345-20261122-0001"
+    assert await call(model, "existingOrder", {"code": "step_refused", "message": "x"}) is None
+    assert await call(model, "existingOrder", None) is None
+    order = {"title": "t", "caller_number": "1", "call_linkedid": "L1"}
+    body = await call(model, "takeBody", order, {}, {"onCall": True, "note": "n", "another": True})
+    assert body["another_for_call"] is True
+    plain = await call(model, "takeBody", order, {}, {"onCall": True, "note": "n"})
+    assert "another_for_call" not in plain
