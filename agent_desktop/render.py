@@ -6,7 +6,8 @@ this code built itself, such as another rendered template). A missing placeholde
 raises `KeyError` at render time rather than leaving `$name` on a page.
 
 `page()` renders a body template inside base.html with the signed-in user's name, the
-logout form and its CSRF token.
+logout form and its CSRF token, and the pages their role may open (`NAV_BY_ROLE`; only
+those this server actually serves, so a test app with a few features links nothing dead).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from string import Template
 
 from aiohttp import web
 
+from accounts.roles import Role
 from agent_desktop.keys import CSRF_FIELD, PRINCIPAL, TEMPLATES
+
+# The pages each role works in, in the order people use them.
+NAV_BY_ROLE: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.operator: (("/desk", "坐席"),),
+    Role.supervisor: (("/wallboard", "监控大屏"), ("/desk", "坐席"), ("/reports", "报表")),
+    Role.unit_handler: (("/portal/orders", "工单"),),
+    Role.admin: (("/wallboard", "监控大屏"), ("/reports", "报表"), ("/admin", "管理")),
+}
 
 
 class Markup(str):
@@ -66,6 +76,7 @@ def page(
         user = principal.user
         account = templates.render(
             "account.html",
+            nav=_nav(request, user.role),
             display_name=user.display_name or user.username,
             csrf_field=CSRF_FIELD,
             csrf_token=principal.csrf_token,
@@ -83,3 +94,20 @@ def page(
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _served(app: web.Application) -> set[str]:
+    return {resource.canonical for resource in app.router.resources()}
+
+
+def _nav(request: web.Request, role: Role) -> Markup:
+    served = _served(request.app)
+    links = []
+    for path, label in NAV_BY_ROLE.get(role, ()):
+        if path not in served:
+            continue
+        current = ' aria-current="page"' if request.path == path else ""
+        links.append(f'<a href="{escape(path)}"{current}>{escape(label)}</a>')
+    if not links:
+        return Markup("")
+    return Markup('<nav class="pages" aria-label="页面">' + "".join(links) + "</nav>")

@@ -444,3 +444,17 @@ async def test_an_unavailable_store_is_a_503_not_a_crash() -> None:
                 assert (await me.json())["error"]["code"] == "store_unavailable"
     finally:
         await broken.dispose()
+
+
+async def test_pages_link_the_pages_of_the_role_that_this_server_serves(lab: Lab) -> None:
+    http, _user, _csrf = await signed_in(lab, Role.supervisor)
+    async with http.get("/wallboard") as wallboard:
+        text = await wallboard.text()
+    nav = text[text.index('<nav class="pages"') : text.index("</nav>")]
+    assert '<a href="/wallboard" aria-current="page">监控大屏</a>' in nav
+    assert '<a href="/desk">坐席</a>' in nav
+    assert "/reports" not in nav  # the reports feature does not run in this app
+    operator, _user, _csrf = await signed_in(lab, Role.operator)
+    async with operator.get("/desk") as desk:
+        text = await desk.text()
+    assert "/wallboard" not in text[text.index('<nav class="pages"') : text.index("</nav>")]
