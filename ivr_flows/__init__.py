@@ -8,8 +8,8 @@ Module map (pure modules marked *)::
     jobs*        calling hours, first due time, retries and giving up
     models       callback_jobs, callback_attempts (migrations 0007, 0008)
     repo         store functions; claim() before every call; unapplied()/mark_applied()
-    interpreter  CallTracker (AMI handler) and FlowInterpreter (Originate, Setvar+Redirect;
-                 recordings of spoken answers and comments -> asr.speech, off the loop)
+    interpreter  CallTracker (AMI handler) and FlowInterpreter (Originate, Setvar+Redirect)
+    recordings   spoken answers and comments: recordings -> asr.speech (off the loop) -> run
     scheduler    the loop: due jobs, the cap, recovery after a restart, results applied
                  at least once (re-applied at start when a crash came between)
     orders       order steps on the bus -> jobs; results -> bus + SurveyResultSink

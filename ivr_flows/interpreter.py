@@ -10,15 +10,10 @@ one command (read a key, or say the prompts and hang up), reports with a UserEve
 ``HotlineIvr`` (Seq, Step, Digits, Status) and idles; the pure `FlowRun` turns the
 report into the next command, sent as Setvar IVR_CMD + Redirect back to ``cmd``.
 
-Spoken answers and comments (`speech` given): for a ``listen`` or ``record`` command
-the dialplan records into ``<record_dir>/<channel id>-<seq>.wav`` and reports the
-recording; the interpreter reads that file (as the server sees it: `record_read_dir`),
-has it recognized off the loop (`SpeechToText`: the step's phrases as a grammar for an
-answer, the full model for a comment), deletes it, and feeds the text to the run. An
-answer is recognized before the next step; a comment is transcribed in a task while the
-flow goes on (the attempt's report waits for it). A key that ended a spoken answer's
-recording is taken from AMI's DTMFEnd on the channel; a comment cut short by the
-citizen hanging up is transcribed after the Hangup.
+Spoken answers and comments (`speech` given): a ``listen`` or ``record`` command
+carries a recording path; its report goes to `ivr_flows.recordings.Recordings`, which
+recognizes the file off the loop and feeds the run (comments in the call's `comments`
+task group, which the attempt's report waits for).
 
 The attempt ends with the channel's Hangup. A failed Originate is classified by that
 Hangup's cause and the DialEnd status (`ivr_flows.outcomes`), never by its Reason. When
@@ -35,11 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
 
 import structlog
 
@@ -48,6 +42,7 @@ from hotline.feature import Clock
 from ivr_flows.flows import Flow
 from ivr_flows.machine import Command, FlowRun
 from ivr_flows.outcomes import AttemptFacts, Verdict, classify
+from ivr_flows.recordings import Recordings, SpeechToText, late_key
 from telephony import ami_actions
 from telephony.ami import AmiClient
 from telephony.ami_errors import AmiError, AmiNotConnectedError
@@ -67,12 +62,6 @@ from telephony.ami_events import (
 log = structlog.get_logger(__name__)
 RINGING = 5
 HANGUP_GRACE = 5.0  # seconds to wait for the Hangup after a failed Originate
-
-
-class SpeechToText(Protocol):
-    """Recognizes a recording (asr.speech.SpeechRecognizer); raises on unreadable audio."""
-
-    async def recognize_file(self, path: Path, phrases: Sequence[str] | None = None) -> str: ...
 
 
 class CallNotPlaced(Exception):
@@ -161,14 +150,7 @@ class FlowInterpreter:
         self._tracker = tracker
         self._settings = settings
         self._clock = clock
-        self._speech = speech
-
-    def recording(self, channel_id: str, seq: int, *, as_server: bool = False) -> str:
-        """Where the recording of command `seq` goes (without .wav), as Asterisk or the
-        server sees it."""
-        s = self._settings
-        base = str(s.record_read_dir or s.record_dir) if as_server else s.record_dir
-        return f"{base.rstrip('/')}/{channel_id}-{seq}"
+        self._recordings = Recordings(settings, speech)
 
     def encode(self, cmd: Command, channel_id: str = "") -> str:
         base = self._settings.prompt_dir.rstrip("/")
@@ -176,7 +158,7 @@ class FlowInterpreter:
         text = f"{cmd.op}|{cmd.step}|{cmd.seq}|{cmd.max_digits}|{cmd.timeout:g}|{prompts}"
         if cmd.op in ("listen", "record"):
             # Record() takes whole seconds.
-            text += f"|{self.recording(channel_id, cmd.seq)}|{math.ceil(cmd.silence)}"
+            text += f"|{self._recordings.path(channel_id, cmd.seq)}|{math.ceil(cmd.silence)}"
             text += f"|{math.ceil(cmd.max_seconds)}"
         return text
 
@@ -185,7 +167,7 @@ class FlowInterpreter:
         job_ref: str = "",
     ) -> CallReport:  # fmt: skip
         s = self._settings
-        run = FlowRun(flow, dict(variables), speech=self._speech is not None)
+        run = FlowRun(flow, dict(variables), speech=self._recordings.speech is not None)
         first = run.start()
         queue = self._tracker.open(channel_id)
         started = self._clock()
@@ -264,15 +246,16 @@ class FlowInterpreter:
         """Drive the flow until the channel hangs up; its hangup cause."""
         limit = self._settings.max_call_seconds + self._settings.idle_seconds + 10
         last_key = ""
+        held: deque[AmiEvent] = deque()  # read ahead while waiting for a late DTMFEnd
         try:
             async with asyncio.timeout(limit):
                 while True:
-                    event = await queue.get()
+                    event = held.popleft() if held else await queue.get()
                     if isinstance(event, DTMFEnd):
                         last_key = event.digit if event.direction != "Sent" else last_key
                         continue
                     if isinstance(event, Hangup):
-                        self._comment_cut_short(run, channel_id, bound, comments)
+                        self._recordings.cut_short(run, channel_id, bound, comments)
                         run.hung_up()
                         return event.cause
                     if isinstance(event, ChannelGone):
@@ -288,9 +271,12 @@ class FlowInterpreter:
                     digits = event.headers.get("Digits", "")
                     status = event.headers.get("Status", "")
                     if "Recording" in event.headers:
-                        cmd = await self._recorded(run, seq, status=status, key=last_key,
-                                                   channel_id=channel_id, bound=bound,
-                                                   comments=comments)  # fmt: skip
+                        if status == "DTMF" and not last_key:
+                            last_key = await late_key(queue, held)
+                        cmd = await self._recordings.reported(
+                            run, seq, status=status, key=last_key, channel_id=channel_id,
+                            bound=bound, comments=comments,
+                        )  # fmt: skip
                     else:
                         cmd = run.answer(seq, digits)
                         bound.info("ivr.answer", step=event.headers.get("Step"), digits=digits,
@@ -307,69 +293,6 @@ class FlowInterpreter:
             await self._send(ami_actions.hangup(channel, 16), bound)
             return None
 
-    async def _recorded(
-        self, run: FlowRun, seq: int, *, status: str, key: str, channel_id: str,
-        bound: structlog.typing.FilteringBoundLogger, comments: asyncio.TaskGroup,
-    ) -> Command | None:  # fmt: skip
-        """A spoken answer or a comment was recorded: feed the run. An answer is recognized
-        now (the next step depends on it); a comment is transcribed in the background
-        while the flow goes on (a long comment must not keep the citizen waiting)."""
-        current = run.current
-        if current is None or current.seq != seq:
-            return None
-        path = Path(self.recording(channel_id, seq, as_server=True) + ".wav")
-        bound.info("ivr.recorded", step=current.step, op=current.op, status=status, key=key)
-        if current.op == "record":
-            self._transcribe_later(run, path, bound, comments)
-            return run.recorded(seq, "")
-        if status == "DTMF":
-            await asyncio.to_thread(_remove, path)
-            return run.answer(seq, key)
-        text = await self._recognize(path, current.phrases, bound)
-        bound.info("ivr.heard", step=current.step, text=text)
-        return run.answer(seq, "", text)
-
-    def _transcribe_later(
-        self, run: FlowRun, path: Path, bound: structlog.typing.FilteringBoundLogger,
-        comments: asyncio.TaskGroup,
-    ) -> None:  # fmt: skip
-        index = len(run.comments)  # run.recorded() appends the placeholder at this index
-
-        async def transcribe() -> None:
-            text = await self._recognize(path, None, bound)
-            run.comments[index] = " ".join(text.split())
-            bound.info("ivr.comment", text=text)
-
-        comments.create_task(transcribe(), name=f"comment-{path.name}")
-
-    async def _recognize(
-        self, path: Path, phrases: Sequence[str] | None,
-        bound: structlog.typing.FilteringBoundLogger,
-    ) -> str:  # fmt: skip
-        """The recording's text ('' if it cannot be read or there is no recognizer); the
-        file is deleted either way."""
-        try:
-            if self._speech is not None:
-                return await self._speech.recognize_file(path, phrases)
-        except Exception as err:  # unreadable or missing audio: as if nothing was said
-            bound.warning("ivr.recognition_failed", path=str(path), error=str(err))
-        finally:
-            await asyncio.to_thread(_remove, path)
-        return ""
-
-    def _comment_cut_short(
-        self, run: FlowRun, channel_id: str, bound: structlog.typing.FilteringBoundLogger,
-        comments: asyncio.TaskGroup,
-    ) -> None:  # fmt: skip
-        """The citizen hung up while a comment was recorded: keep what was said (citizens
-        often hang up instead of waiting for the silence that ends a comment)."""
-        current = run.current
-        if run.finished or current is None or current.op != "record":
-            return
-        path = Path(self.recording(channel_id, current.seq, as_server=True) + ".wav")
-        self._transcribe_later(run, path, bound, comments)
-        run.recorded(current.seq, "")
-
     async def _command(
         self, channel: str, channel_id: str, cmd: Command,
         bound: structlog.typing.FilteringBoundLogger,
@@ -385,11 +308,6 @@ class FlowInterpreter:
             await self._ami.send(action)
         except AmiError as err:  # the channel may have hung up meanwhile: its Hangup follows
             bound.info("ivr.action_failed", action=action.name, error=str(err))
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 def _int(text: str) -> int:

@@ -14,9 +14,10 @@ still answers), ``record`` (say the prompts, record a comment of at most `max_se
 
 Spoken answers (`speech=True` only; otherwise a listening step reads keys and comment
 steps are skipped): the recognizer's text is matched against the step's phrases
-(`match_phrase`); exactly one choice must match. Nothing recognized or no single match
-counts like a wrong key, and the question is asked again for the keypad only: a grammar
-forces any speech onto some phrase, so a second guess by voice is not worth much.
+(`match_phrase`); exactly one choice must match, and nothing else may be heard. Nothing
+recognized or no single match counts like a wrong key, and the question is asked again
+for the keypad only: a grammar forces any speech onto some phrase, so a second guess by
+voice is not worth much.
 """
 
 from __future__ import annotations
@@ -51,18 +52,26 @@ class Answer:
     words: str = ""  # what the recognizer heard ('' for a key)
 
 
+UNK = "[unk]"
+
+
 def match_phrase(step: Step, text: str) -> str | None:
-    """The key of the one choice whose phrases occur in `text` (word-aligned), or None.
+    """The key of the one choice whose phrases make up `text`, or None.
 
     Longer phrases are taken first and cut out, so "不 满意" is not also heard as "满意".
+    Anything else heard but `[unk]` (a grammar word outside a whole phrase, a second
+    choice) rejects the answer: a grammar recognizer forces off-topic speech onto its
+    words, and such a jumble must not count as an answer.
     """
     heard = f" {' '.join(text.split())} "
     keys: set[str] = set()
     for phrase, key in sorted(step.phrases().items(), key=lambda pk: -len(pk[0].split())):
         if f" {phrase} " in heard:
             keys.add(key)
-            heard = heard.replace(f" {phrase} ", " | ")
-    return keys.pop() if len(keys) == 1 else None
+            while f" {phrase} " in heard:
+                heard = heard.replace(f" {phrase} ", " | ")
+    stray = [w for w in heard.split() if w not in ("|", UNK)]
+    return keys.pop() if len(keys) == 1 and not stray else None
 
 
 @dataclass

@@ -7,7 +7,9 @@ of one clip that says one choice's phrase ("정당화 하지는 않을까" -> ch
 a pause, then a whole clip as the comment, and hangs up a second after it (the comment
 is kept and transcribed after the hang-up). Another citizen answers by keypad (3) while
 the answer is being recorded, then speaks a comment that ends by silence: the flow goes
-on to its thanks while the comment is transcribed. Both results land on the
+on to its thanks while the comment is transcribed. A third says a sentence that is no
+answer (a grammar turns it into a jumble of its words): it is asked again, for the
+keypad only, and presses 1. Both results land on the
 orders: archived with the comment in the survey's history note, reopened for the other.
 The comment's text is checked CER-ish: enough of its reference words appear.
 """
@@ -26,6 +28,7 @@ from sqlmodel import col
 
 from accounts.roles import Role
 from hotline.app import StartupError
+from ivr_flows import repo
 from ivr_flows.feature import build as callbacks
 from ivr_flows.flows import FlowError
 from ivr_flows.models import CallbackJob
@@ -93,6 +96,15 @@ def silence_then_comment(work: Path) -> Path:
     return work / "citizen.wav"
 
 
+def off_topic_then_silence(work: Path) -> Path:
+    """1.5 s silence, a whole sentence that is no answer, 15 s silence (a key meanwhile)."""
+    work.mkdir(parents=True, exist_ok=True)
+    sox(str(AUDIO / SHORT_COMMENT), *FMT, str(work / "speech.wav"))
+    parts = [silence(work / "lead.wav", 1.5), work / "speech.wav", silence(work / "tail.wav", 15)]
+    sox(*map(str, parts), str(work / "citizen.wav"))
+    return work / "citizen.wav"
+
+
 def ivr_settings(pbx: Pbx, prompts: Path, **extra: object) -> dict[str, object]:
     copy_prompts(prompts, pbx.dir / "ivr-prompts")
     return {
@@ -123,6 +135,12 @@ async def test_a_spoken_answer_and_a_recorded_comment_reach_the_order(
         answer="answer", wav=silence_then_comment(tmp_path / "audio2"), dtmf="3",
         dtmf_delay=1.5,
     )  # fmt: skip
+    # says a sentence that is no answer (the grammar hears a jumble of its words): asked
+    # again for the keypad, it presses 1
+    confused = callback_citizen_factory(
+        answer="answer", wav=off_topic_then_silence(tmp_path / "audio3"), dtmf="1",
+        dtmf_delay=11.0,
+    )  # fmt: skip
     server = await server_factory(
         builders=(workorders, survey_callbacks), ivr=ivr_settings(pbx, tmp_path / "prompts")
     )
@@ -138,19 +156,20 @@ async def test_a_spoken_answer_and_a_recorded_comment_reach_the_order(
         await svc.reply(order.number, "已修复", actor=WATER)
         return await svc.review(order.number, actor=SUPERVISOR)  # -> a survey job
 
-    spoken, keyed = await reviewed(speaker), await reviewed(keypad)
+    spoken, keyed, fallback = [await reviewed(c) for c in (speaker, keypad, confused)]
     async with asyncio.timeout(90):  # called, answered, recognized, applied
         while True:
-            states = [(await svc.get(o.number, actor=SUPERVISOR)).status for o in (spoken, keyed)]
+            orders = (spoken, keyed, fallback)
+            states = [(await svc.get(o.number, actor=SUPERVISOR)).status for o in orders]
             if "reviewed" not in states:
                 break
             await asyncio.sleep(0.2)
-    assert states == ["archived", "dispatched"]
+    assert states == ["archived", "dispatched", "archived"]
 
     async with server.core.sessionmaker() as session:
         query = select(CallbackJob).order_by(col(CallbackJob.id))
         by_order = {j.order_id: j for j in (await session.execute(query)).scalars()}
-    said, pressed = by_order[spoken.number], by_order[keyed.number]
+    said, pressed, retried = (by_order[o.number] for o in (spoken, keyed, fallback))
     assert (said.state, said.result) == ("done", {"satisfaction": "基本满意"})
     assert (pressed.state, pressed.result) == ("done", {"satisfaction": "不满意"})
     assert pressed.comment is not None
@@ -164,6 +183,12 @@ async def test_a_spoken_answer_and_a_recorded_comment_reach_the_order(
     survey = next(e for e in history if e.step == "survey")
     assert survey.note.startswith("基本满意；未答是否解决；留言：")
     assert said.comment in survey.note
+    assert retried.result == {"satisfaction": "满意"}
+    async with server.core.sessionmaker() as session:
+        (attempt,) = await repo.attempts_of(session=session, job_id=retried.id or 0)
+    first, second = attempt.answers[:2]
+    assert first["digits"] == "" and first["words"]  # heard, but no answer
+    assert (second["digits"], second.get("words")) == ("1", None)
     assert not list((pbx.dir / "ivr-rec").glob("*.wav"))  # recordings read and deleted
 
 
