@@ -1,4 +1,4 @@
-"""Search terms for Chinese text without a word segmenter. Pure: no I/O.
+"""Search terms for Chinese (and Korean) text without a word segmenter. Pure: no I/O.
 
 Theory of operation
 -------------------
@@ -14,10 +14,17 @@ four, an article about 社保缴费 only one.
 1. NFKC-normalises (full-width letters and digits become ASCII) and lower-cases;
 2. joins Han characters separated only by whitespace (a recogniser writes
    "我 想 办 社保卡": the words belong together);
-3. splits into runs of Han characters and runs of ASCII letters/digits; everything else
-   (punctuation, symbols, other scripts) separates runs;
+3. splits into runs of Han characters, runs of Hangul syllables and runs of ASCII
+   letters/digits; everything else (punctuation, symbols, other scripts) separates runs;
 4. a Han run of one character yields that character, a longer run yields its bigrams;
-   an ASCII run yields itself, cut to `MAX_TERM_LENGTH`.
+   a Hangul run of two or more syllables yields its bigrams (a one-syllable Korean word
+   is nearly always a particle or a filler: no term); an ASCII run yields itself, cut to
+   `MAX_TERM_LENGTH`.
+
+Hangul is indexed like Han because the recogniser the tests can run offline is the
+Korean Vosk model: its transcripts then find Korean articles through the same index, so
+the automatic suggestions are exercised end to end. Unlike Han, Korean separates words
+with spaces, so Hangul runs are not joined across whitespace (no bigrams across words).
 
 Terms keep their repeats (the index counts them); `query_terms` gives the distinct terms
 of a query in first-seen order, without the conversational bigrams (你好, 请问, 一下 ...)
@@ -34,8 +41,10 @@ MAX_TERM_LENGTH = 32
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _HAN_GAP = re.compile(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])")
-_RUN = re.compile(rf"[{_HAN}]+|[a-z0-9]+")
+_HANGUL = r"\uac00-\ud7a3"  # precomposed syllables (NFKC keeps them composed)
+_RUN = re.compile(rf"[{_HAN}]+|[{_HANGUL}]+|[a-z0-9]+")
 _HAN_RUN = re.compile(rf"[{_HAN}]+")
+_HANGUL_RUN = re.compile(rf"[{_HANGUL}]+")
 
 # Bigrams of talk, not of topic: they would make every transcript match every article.
 _STOP_TEXT = """
@@ -61,6 +70,8 @@ def terms(text: str) -> list[str]:
                 found.append(run)
             else:
                 found.extend(run[i : i + 2] for i in range(len(run) - 1))
+        elif _HANGUL_RUN.fullmatch(run):
+            found.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
             found.append(run[:MAX_TERM_LENGTH])
     return found

@@ -3,10 +3,12 @@
 The whole server runs in-process (server_factory: calls, operators, transcription with
 the Korean Vosk test model, orders, drafts, knowledge) against the session Asterisk. An
 operator's baresip softphone answers by itself and says a Korean clip; the operator is
-signed in on /desk. A callback task is waiting: Alt+C reaches its button, Enter marks
+signed in on /desk; a Korean article about 소비자 and 공정 is in the knowledge base. A
+callback task is waiting: Alt+C reaches its button, Enter marks
 it done. A sipp citizen (13800056789) dials 12345 and says another clip. The page shows
 the pop, then the live transcript of both speakers (partials first, then finals, from
-the real Asterisk → AudioSocket → Vosk path) with the watched keyword highlighted; the
+the real Asterisk → AudioSocket → Vosk path) with the watched keyword highlighted, and
+the Korean article suggested from what the caller said; the
 draft fills itself from the call and the transcript, with the catalogue's suggested unit
 and its reason; the knowledge base is asked with what the caller said, and by hand
 after "/". When the call has ended (seat in 话后整理), Alt+E puts the cursor in the
@@ -39,6 +41,7 @@ from sqlmodel import col
 from accounts import repo as accounts
 from accounts.roles import Role
 from knowledge import repo as knowledge
+from knowledge.models import ArticleCreate, ArticleKind
 from lab.pbx import Pbx
 from lab.ports import free_tcp_port
 from telephony import call_repo
@@ -61,6 +64,8 @@ USERNAME = "desk-live"
 PASSWORD = "desk-live-Passw0rd-42"
 # The Korean model hears 소비자 and 공정 reliably in the citizen's clip (the notes: 24 % CER).
 CATALOGUE_WORDS = "소비자 공정 커피 차례"
+# A Korean article the caller's words find (Hangul is indexed in bigrams like Han).
+KO_ARTICLE = "소비자 공정 거래 안내"
 UNIT = "market"
 Shoot = Callable[[Page, str], Awaitable[Path]]
 
@@ -81,6 +86,9 @@ async def _seed(server: ServerHandle, extension: str) -> int:
         await s.commit()
         task = await call_repo.note_missed_call(session=s, number=MISSED, line="12345",
                                                 at=datetime.now(UTC))
+        await knowledge.create_article(session=s, by="seed", data=ArticleCreate(
+            title=KO_ARTICLE, body="소비자 권익 보호와 공정 거래 절차를 안내합니다.",
+            kind=ArticleKind.guide))  # fmt: skip
     return task.id
 
 
@@ -166,8 +174,9 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await expect(page.locator("#transcript li.operator .who").first).to_have_text("话务员")
         await expect(page.locator("#alerts")).to_contain_text("关键词告警")
         await expect(page.locator("#transcript mark").first).to_be_visible()
-        # The knowledge base was asked with the caller's words (Korean: no Chinese article).
+        # The knowledge base was asked with the caller's words and suggests the article.
         await expect(page.locator("#kb-source")).to_contain_text("根据通话内容")
+        await expect(page.locator("#kb-hits")).to_contain_text(KO_ARTICLE, timeout=25_000)
         # The draft: prefilled from the call and the transcript, with the reasons.
         await expect(page.locator("#f-unit")).to_have_value(UNIT, timeout=25_000)
         await expect(page.locator("#why-unit")).to_contain_text("市市场监督管理局")

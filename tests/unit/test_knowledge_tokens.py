@@ -49,3 +49,13 @@ def test_title_and_tags_weigh_more_than_the_body() -> None:
     assert weights["公积"] == TITLE_WEIGHT
     assert weights["租房"] == 2
     assert weights["材料"] == 1
+
+
+def test_hangul_words_become_bigrams_within_each_word() -> None:
+    # What the Korean test model hears: words apart, particles often on their own.
+    assert terms("소비자 에게 공정을") == ["소비", "비자", "에게", "공정", "정을"]
+    assert terms("소비자에게") == ["소비", "비자", "자에", "에게"]
+    assert terms("그 소비자") == ["소비", "비자"]  # a one-syllable word is no term
+    assert terms("社保卡 소비자 app") == ["社保", "保卡", "소비", "비자", "app"]
+    assert terms("社保소비") == ["社保", "소비"]  # scripts never share a bigram
+    assert set(query_terms("소비자 보호")) == {"소비", "비자", "보호"}
