@@ -42,7 +42,7 @@ from hotline.feature import Clock
 from ivr_flows.flows import Flow
 from ivr_flows.machine import Command, FlowRun
 from ivr_flows.outcomes import AttemptFacts, Verdict, classify
-from ivr_flows.recordings import Recordings, SpeechToText, late_key
+from ivr_flows.recordings import KeyLedger, Recordings, SpeechToText, late_key
 from telephony import ami_actions
 from telephony.ami import AmiClient
 from telephony.ami_errors import AmiError, AmiNotConnectedError
@@ -245,14 +245,15 @@ class FlowInterpreter:
     ) -> int | None:  # fmt: skip
         """Drive the flow until the channel hangs up; its hangup cause."""
         limit = self._settings.max_call_seconds + self._settings.idle_seconds + 10
-        last_key = ""
+        keys = KeyLedger()
         held: deque[AmiEvent] = deque()  # read ahead while waiting for a late DTMFEnd
         try:
             async with asyncio.timeout(limit):
                 while True:
                     event = held.popleft() if held else await queue.get()
                     if isinstance(event, DTMFEnd):
-                        last_key = event.digit if event.direction != "Sent" else last_key
+                        if event.direction != "Sent":
+                            keys.pressed(event.digit)
                         continue
                     if isinstance(event, Hangup):
                         self._recordings.cut_short(run, channel_id, bound, comments)
@@ -271,17 +272,17 @@ class FlowInterpreter:
                     digits = event.headers.get("Digits", "")
                     status = event.headers.get("Status", "")
                     if "Recording" in event.headers:
-                        if status == "DTMF" and not last_key:
-                            last_key = await late_key(queue, held)
+                        key = await late_key(queue, held, keys) if status == "DTMF" else ""
                         cmd = await self._recordings.reported(
-                            run, seq, status=status, key=last_key, channel_id=channel_id,
+                            run, seq, status=status, key=key, channel_id=channel_id,
                             bound=bound, comments=comments,
                         )  # fmt: skip
                     else:
+                        keys.read(digits)
                         cmd = run.answer(seq, digits)
                         bound.info("ivr.answer", step=event.headers.get("Step"), digits=digits,
                                    status=status)  # fmt: skip
-                    last_key = ""
+                    keys.next_command()
                     if cmd is None:
                         continue
                     if cmd.op == "hangup":

@@ -111,16 +111,57 @@ class Recordings:
         return ""
 
 
-async def late_key(queue: asyncio.Queue[AmiEvent], held: deque[AmiEvent]) -> str:
-    """The key that ended a recording, when its DTMFEnd comes after the report; other
-    events read meanwhile go to `held` (the caller handles them next)."""
+class KeyLedger:
+    """Which key ended a recording, from DTMFEnd events that may come before or after
+    the dialplan's report (AMI does not order channel and user events strictly). Pure.
+
+    Each key pressed is one DTMFEnd. A report that read keys itself (Read) owns as many
+    DTMFEnds; if they have not come yet they are owed and dropped when they do, so a late
+    one is never taken for the next recording's key. A new command drops keys not taken.
+    """
+
+    def __init__(self) -> None:
+        self._keys: deque[str] = deque()
+        self._owed = 0
+
+    def pressed(self, digit: str) -> None:
+        if self._owed:
+            self._owed -= 1
+        else:
+            self._keys.append(digit)
+
+    def read(self, digits: str) -> None:
+        """A report that read `digits` itself."""
+        for _ in digits:
+            if self._keys:
+                self._keys.popleft()
+            else:
+                self._owed += 1
+
+    def take(self) -> str | None:
+        """The key that ended a recording, if its DTMFEnd has come."""
+        return self._keys.popleft() if self._keys else None
+
+    def next_command(self) -> None:
+        self._keys.clear()
+
+
+async def late_key(queue: asyncio.Queue[AmiEvent], held: deque[AmiEvent], ledger: KeyLedger) -> str:
+    """The key that ended a recording: from the ledger, or the next DTMFEnd within
+    LATE_KEY_SECONDS; other events read meanwhile go to `held` (handled next)."""
+    key = ledger.take()
+    if key is not None:
+        return key
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(LATE_KEY_SECONDS):
             while True:
                 event = await queue.get()
                 if isinstance(event, DTMFEnd) and event.direction != "Sent":
-                    return event.digit
-                held.append(event)
+                    ledger.pressed(event.digit)
+                    if (key := ledger.take()) is not None:
+                        return key
+                else:
+                    held.append(event)
     return ""
 
 

@@ -13,7 +13,7 @@ from ivr_flows.feature import DEFAULT_FLOWS
 from ivr_flows.flows import Flow, FlowError, check_vocabulary, load_flow, load_flows
 from ivr_flows.interpreter import CallTracker, FlowInterpreter
 from ivr_flows.machine import FlowRun, match_phrase
-from ivr_flows.recordings import Recordings
+from ivr_flows.recordings import KeyLedger, Recordings
 from telephony.ami import AmiClient
 
 KO_FLOWS = Path(__file__).resolve().parent.parent / "data" / "ivr_ko"
@@ -156,3 +156,18 @@ def test_listen_and_record_commands_carry_the_recording_for_the_dialplan(survey:
     with pytest.raises(ValueError, match="record_dir"):
         FlowInterpreter(cast(AmiClient, None), CallTracker(), IvrSettings(record_dir="/a|b"),
                         lambda: datetime.now(UTC))  # fmt: skip
+
+
+def test_the_key_ledger_never_takes_a_late_key_for_the_next_recording() -> None:
+    ledger = KeyLedger()
+    ledger.pressed("3")  # DTMFEnd before the report of the recording it ended
+    assert ledger.take() == "3"
+    ledger.read("1")  # a Read reported key 1; its DTMFEnd has not come yet
+    ledger.next_command()
+    ledger.pressed("1")  # ...now it comes: owed to the Read, not a new key
+    assert ledger.take() is None
+    ledger.pressed("2")  # the key that ends the next recording
+    assert ledger.take() == "2"
+    ledger.pressed("9")  # pressed during an `end` prompt: dropped with the next command
+    ledger.next_command()
+    assert ledger.take() is None
