@@ -15,7 +15,7 @@ it every bus event with the envelope's time (`apply`). `figures(now)` turns it i
 - Operators: `operator.state` (retained on the bus, so a new board sees every seat at
   once); the time in state counts from the envelope time of the first event of a state.
 - Transcription capacity: `transcript.status` live/ended per (call, speaker) counts the
-  streams in use; `system.health` of "asr" says the pool's capacity ("N streams"); a
+  streams in use; the `capacity` of `system.health` from "asr" is the pool's; a
   stream refused ("unavailable") is counted for today.
 - Orders: `order.light_yellow` / `order.light_red` go into the list of recent lights at
   once; the counts of open yellow and red orders and the authoritative list (open orders
@@ -29,7 +29,6 @@ counters restart.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -64,7 +63,6 @@ STATE_LABEL = {
 }
 STATE_ORDER = tuple(STATE_LABEL)
 PAUSE_LABEL = {"break": "小休", "meal": "用餐", "meeting": "会议", "training": "培训"}
-_ASR_STREAMS = re.compile(r"(\d+)\s+streams?")
 
 
 # ------------------------------------------------------------------------------ figures
@@ -204,9 +202,8 @@ class Board:
                     self.asr_refused += event.status == "unavailable"
             case SystemHealth() if event.component == "asr":
                 self.asr_status = event.status
-                found = _ASR_STREAMS.search(event.detail)
-                if found:
-                    self.asr_capacity = int(found.group(1))
+                if event.capacity is not None:
+                    self.asr_capacity = event.capacity
             case OrderStep() if event.step in ("light_yellow", "light_red"):
                 change = LightChange(number=event.order_id, light=event.step[6:], at=at,
                                      unit=event.unit)  # fmt: skip

@@ -187,7 +187,8 @@ class TranscriptionService:
             self._health("down", str(err))
             return
         self.pool = pool
-        self._health("up", f"{pool.config.worker_count} workers, {pool.capacity} streams")
+        self._health("up", f"{pool.config.worker_count} workers, {pool.capacity} streams",
+                     capacity=pool.capacity)  # fmt: skip
 
     async def _serve(self) -> None:
         try:
@@ -209,8 +210,12 @@ class TranscriptionService:
             except Exception:  # a bug here must not stop transcription or the server
                 log.exception("transcript store writer failed")
 
-    def _health(self, status: Literal["up", "degraded", "down"], detail: str) -> None:
-        self.bus.publish(SystemHealth(component="asr", status=status, detail=detail))
+    def _health(
+        self, status: Literal["up", "degraded", "down"], detail: str, capacity: int | None = None
+    ) -> None:
+        self.bus.publish(
+            SystemHealth(component="asr", status=status, detail=detail, capacity=capacity)
+        )
 
     # ----------------------------------------------------------------- streams
     async def open_stream(self, stream_id: uuid.UUID) -> StreamSink:

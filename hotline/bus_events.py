@@ -223,6 +223,8 @@ class SystemHealth(BusEvent):
     component: str
     status: Literal["up", "degraded", "down"]
     detail: str = ""
+    capacity: int | None = Field(None, ge=0)  # work it can take, if it has such a figure
+    # (asr: live recognizer streams)
 
 
 class SystemLag(BusEvent):

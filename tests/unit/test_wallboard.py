@@ -130,7 +130,8 @@ def test_operators_by_state_with_time_in_state() -> None:
 
 def test_transcription_capacity_in_use() -> None:
     b = fresh()
-    b.apply(SystemHealth(component="asr", status="up", detail="2 workers, 6 streams"), at(0))
+    b.apply(SystemHealth(component="asr", status="up", detail="2 workers, 6 streams",
+                             capacity=6), at(0))
     b.apply(TranscriptStatus(call_id="a", channel="caller", status="live"), at(1))
     b.apply(TranscriptStatus(call_id="a", channel="operator", status="live"), at(1))
     b.apply(TranscriptStatus(call_id="b", channel="caller", status="unavailable"), at(2))
