@@ -7,7 +7,7 @@ hours closed (so nothing is dialled) and misses older than an hour left to peopl
 - 漏接回拨: each task shows the dialer's state, outcome and reason in Chinese (worded by
   the server); a task the dialer hands back (too old) appears by push, without a reload;
   我来回拨 (keyboard) takes a waiting one.
-- The pop shows the caller's orders still being worked (重复诉求), with their lights.
+- The pop shows the caller's orders still being worked (重复来电), with their lights.
 - One order per call: an order taken for this call elsewhere (another tab) is shown
   instead of an error; 另建一单 takes a second one on purpose.
 - My calls / my orders come filtered by the server.
