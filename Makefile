@@ -36,7 +36,7 @@ lint: venv
 	$(BIN)/mypy
 
 pytest: setup
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 test: setup lint pytest
 

@@ -173,7 +173,7 @@ class WorkOrder(WorkOrderBase, table=True):
     number: str = Field(max_length=32, unique=True, index=True)
     status: str = Field(max_length=16, index=True)
     mode: str = Field(default="", max_length=16, description="direct/joint/parallel/on_call")
-    operator: str = Field(default="", max_length=64, description="who took the order")
+    operator: str = Field(default="", max_length=64, index=True, description="who took the order")
     lead_unit_id: str | None = Field(default=None, max_length=64, index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     accepted_at: datetime = Field(default_factory=utcnow)

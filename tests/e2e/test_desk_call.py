@@ -242,7 +242,9 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         # A new call starts clean: the first caller's words are gone (this one is silent).
         await expect(page.locator("#transcript li.caller")).to_have_count(0)
         await expect(page.locator("#desk-notice")).to_be_empty()
-        # Alt+J with no answer yet: refused, the cursor goes to the answer field; Esc, "/".
+        # The draft of the new call has arrived (its title is never empty) ...
+        await expect(page.locator("#f-title")).not_to_have_value("")
+        # ... Alt+J with no answer yet: refused, the cursor goes to the answer field; Esc, "/".
         await page.keyboard.press("Alt+j")
         await expect(page.locator("#desk-error")).to_contain_text("即办请填写答复说明")
         await expect(page.locator("#f-note")).to_be_focused()
