@@ -26,7 +26,7 @@ from accounts.roles import Role
 from agent_desktop.errors import ApiError, BadRequest, Forbidden, NotFound, read_json
 from agent_desktop.keys import PRINCIPAL
 from agent_desktop.routes import ALL_ROLES, Route, RouteTable, only
-from workorders import catalogue, repo, service
+from workorders import catalogue, errors, repo
 from workorders import lifecycle as lc
 from workorders.models import (
     Light,
@@ -82,7 +82,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
     return web.json_response(text=model.model_dump_json(), status=status)
 
 
-def _exists(err: service.OrderExistsForCall) -> web.Response:
+def _exists(err: errors.OrderExistsForCall) -> web.Response:
     body = {"error": {"code": "order_exists_for_call", "message": str(err), "order": err.number}}
     return web.json_response(body, status=409)
 
@@ -90,15 +90,15 @@ def _exists(err: service.OrderExistsForCall) -> web.Response:
 async def _call(action: Awaitable[WorkOrderPublic], status: int = 200) -> web.Response:
     try:
         return _json(await action, status)
-    except service.OrderExistsForCall as err:
+    except errors.OrderExistsForCall as err:
         return _exists(err)
-    except service.OrderNotFound as err:
+    except errors.OrderNotFound as err:
         raise NotFound(str(err)) from err
-    except service.NotAllowed as err:
+    except errors.NotAllowed as err:
         raise Forbidden(str(err)) from err
-    except service.InvalidRequest as err:
+    except errors.InvalidRequest as err:
         raise BadRequest(str(err), code="invalid_order") from err
-    except service.StepRefused as err:
+    except errors.StepRefused as err:
         raise Conflict(str(err)) from err
 
 
@@ -161,7 +161,7 @@ def routes(svc: OrderService) -> RouteTable:
                 limit=limit,
                 offset=offset,
             )
-        except service.NotAllowed as err:
+        except errors.NotAllowed as err:
             raise Forbidden(str(err)) from err
         return _json(OrderList(orders=orders))
 
@@ -172,7 +172,7 @@ def routes(svc: OrderService) -> RouteTable:
         number = request.match_info["number"]
         try:
             events = await svc.history(number, actor=_actor(request))
-        except service.OrderNotFound as err:
+        except errors.OrderNotFound as err:
             raise NotFound(str(err)) from err
         return _json(History(number=number, events=events))
 

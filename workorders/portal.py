@@ -33,8 +33,7 @@ from agent_desktop.keys import PRINCIPAL, SESSIONMAKER
 from agent_desktop.render import Markup, escape, page
 from agent_desktop.routes import Route, RouteTable, only
 from hotline.feature import Clock, Core, Feature, utc_now
-from workorders import repo
-from workorders import service as svc
+from workorders import errors, repo
 from workorders.feature import make_service
 from workorders.models import Light
 from workorders.portal_html import (
@@ -69,10 +68,10 @@ NOTICES = {
     "extension": "延期申请已提交，等待中心审批。",
 }
 _STATUS_CODE = {
-    svc.OrderNotFound: 404,
-    svc.NotAllowed: 403,
-    svc.InvalidRequest: 400,
-    svc.StepRefused: 409,
+    errors.OrderNotFound: 404,
+    errors.NotAllowed: 403,
+    errors.InvalidRequest: 400,
+    errors.StepRefused: 409,
 }
 
 
@@ -153,7 +152,7 @@ async def _order_page(
     try:
         order = await service.get(number, actor=actor)
         events = await service.history(number, actor=actor)
-    except svc.OrderNotFound:
+    except errors.OrderNotFound:
         return page(
             request,
             "error.html",
@@ -238,23 +237,23 @@ async def _act(request: web.Request, done: str, action: str) -> web.StreamRespon
         elif action == "reply":
             text = await _form_text(request, "text")
             if not text:
-                raise svc.InvalidRequest("请填写办理结果")
+                raise errors.InvalidRequest("请填写办理结果")
             await service.reply(number, text[:TEXT_MAX], actor=actor)
         elif action == "return":
             reason = await _form_text(request, "reason")
             if not reason:
-                raise svc.InvalidRequest("退单必须填写理由")
+                raise errors.InvalidRequest("退单必须填写理由")
             await service.return_order(number, reason[:TEXT_MAX], actor=actor)
         else:
             reason = await _form_text(request, "reason")
             if not reason:
-                raise svc.InvalidRequest("延期申请必须填写理由")
+                raise errors.InvalidRequest("延期申请必须填写理由")
             try:
                 until = _until(await _form_text(request, "until"), now)
             except ValueError as err:
-                raise svc.InvalidRequest(str(err)) from err
+                raise errors.InvalidRequest(str(err)) from err
             await service.ask_extension(number, until, reason[:TEXT_MAX], actor=actor)
-    except svc.WorkOrderError as err:
+    except errors.WorkOrderError as err:
         status = next((code for cls, code in _STATUS_CODE.items() if isinstance(err, cls)), 400)
         return await _order_page(request, number, error=str(err), status=status)
     if await _form_text(request, "back") == "inbox":  # the inbox's quick 签收

@@ -27,11 +27,8 @@ keyword arguments after the first positional ones; every result is a Public mode
     await svc.reopen(number, reason, actor=)                    # 重办 after "dissatisfied"
     await svc.archive(number, actor=)
     await svc.merge(number, into, actor=)                       # 并单
-    # reading (a unit handler sees only orders dispatched to their unit)
-    await svc.get(number, actor=) -> WorkOrderPublic
-    await svc.list_orders(actor=, statuses=(), light=None, operator=None,
-                          caller_number=None, limit=100, offset=0)
-    await svc.history(number, actor=) -> list[OrderEventPublic]
+    # reading: get, list_orders, history (workorders.order_reads, the base class;
+    # a unit handler sees only orders dispatched to their unit)
 
 Theory of operation: each action is one store transaction: load the order (row-locked
 on PostgreSQL), check who may act, build the `lifecycle.OrderState`, `advance` it (a
@@ -49,14 +46,9 @@ transaction after the order's INSERT, which on SQLite holds the single writer lo
 other take's INSERT waits, then sees this order), and on PostgreSQL after an advisory
 lock per call taken first (`repo.lock_call`).
 
-Exceptions (the API maps them to 404, 403, 400, 409)::
-
-    WorkOrderError
-     ├── OrderNotFound      no such order, or not visible to this unit handler
-     ├── NotAllowed         the actor's role may not take this action
-     ├── InvalidRequest     a malformed draft or plan, an unknown unit or time-limit class
-     ├── StepRefused        the lifecycle refuses the step now (the message says why)
-     └── OrderExistsForCall the call already has an order (`.number`); 409 too
+Exceptions: the `WorkOrderError` hierarchy in `workorders.errors` (the API maps them to
+404, 403, 400, 409). `Actor` lives in `workorders.order_reads` and is re-exported here:
+most callers build an `OrderService` and its `Actor` together.
 """
 
 from __future__ import annotations
@@ -64,29 +56,30 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from accounts.models import UserPublic
 from accounts.roles import Role
 from hotline.feature import Clock, utc_now
 from workorders import lifecycle as lc
 from workorders import repo
-from workorders.models import (
-    Channel,
-    Light,
-    OrderEventPublic,
-    WorkOrder,
-    WorkOrderCreate,
-    WorkOrderPublic,
+from workorders.errors import (
+    InvalidRequest,
+    OrderExistsForCall,
+    StepRefused,
+    WorkOrderError,
 )
+from workorders.models import Channel, WorkOrder, WorkOrderCreate, WorkOrderPublic
 from workorders.notify import Publisher, publish_steps
+from workorders.order_reads import Actor, OrderReads, require, unit_of
 from workorders.sla import SlaError, SlaPolicy
 from workorders.writer import StepWriter
+
+# Actor is re-exported: callers build the service and its actors together.
+__all__ = ["CENTRE", "DISPATCHERS", "TAKERS", "Actor", "OrderService"]
 
 log = structlog.get_logger(__name__)
 
@@ -102,45 +95,7 @@ async def _back_off(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
 
 
-class WorkOrderError(Exception):
-    pass
-
-
-class OrderNotFound(WorkOrderError):
-    pass
-
-
-class NotAllowed(WorkOrderError):
-    pass
-
-
-class InvalidRequest(WorkOrderError):
-    pass
-
-
-class StepRefused(WorkOrderError):
-    pass
-
-
-class OrderExistsForCall(WorkOrderError):
-    def __init__(self, linkedid: str, number: str) -> None:
-        super().__init__(f"call {linkedid} already has order {number}")
-        self.linkedid = linkedid
-        self.number = number
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    username: str
-    role: Role
-    unit_id: str | None = None
-
-    @classmethod
-    def of(cls, user: UserPublic) -> Actor:
-        return cls(username=user.username, role=Role(user.role), unit_id=user.unit_id)
-
-
-class OrderService:
+class OrderService(OrderReads):
     def __init__(
         self,
         *,
@@ -150,10 +105,8 @@ class OrderService:
         clock: Clock = utc_now,
         number_prefix: str = "12345",
     ) -> None:
-        self.sessions = sessionmaker
+        super().__init__(sessionmaker=sessionmaker, policy=policy, clock=clock)
         self._publisher = publisher
-        self.policy = policy
-        self._clock = clock
         self._prefix = number_prefix
 
     # ------------------------------------------------------------------ take
@@ -168,14 +121,14 @@ class OrderService:
         another_for_call: bool = False,
     ) -> WorkOrderPublic:
         """Accept the order and, in the same transaction, dispatch it (or resolve it)."""
-        _require(actor, TAKERS, "take an order")
+        require(actor, TAKERS, "take an order")
         steps: list[lc.Step] = [lc.ResolveOnCall()] if plan is None else [lc.Dispatch(tuple(plan))]
         return await self._create(draft, actor, steps, note, another_for_call)
 
     async def create(
         self, draft: WorkOrderCreate, *, actor: Actor, another_for_call: bool = False
     ) -> WorkOrderPublic:
-        _require(actor, TAKERS, "create an order")
+        require(actor, TAKERS, "create an order")
         return await self._create(draft, actor, [], "", another_for_call)
 
     async def _create(
@@ -264,19 +217,19 @@ class OrderService:
         return await self._step(number, actor, TAKERS, lc.ResolveOnCall(), note=note)
 
     async def acknowledge(self, number: str, *, actor: Actor) -> WorkOrderPublic:
-        return await self._unit_step(number, actor, lc.Acknowledge(self._unit(actor)))
+        return await self._unit_step(number, actor, lc.Acknowledge(unit_of(actor)))
 
     async def reply(self, number: str, text: str, *, actor: Actor) -> WorkOrderPublic:
-        return await self._unit_step(number, actor, lc.Reply(self._unit(actor), text), text)
+        return await self._unit_step(number, actor, lc.Reply(unit_of(actor), text), text)
 
     async def return_order(self, number: str, reason: str, *, actor: Actor) -> WorkOrderPublic:
-        step = lc.Return(self._unit(actor), reason)
+        step = lc.Return(unit_of(actor), reason)
         return await self._unit_step(number, actor, step, reason)
 
     async def ask_extension(
         self, number: str, until: datetime, reason: str, *, actor: Actor
     ) -> WorkOrderPublic:
-        step = lc.AskExtension(self._unit(actor), reason)
+        step = lc.AskExtension(unit_of(actor), reason)
         return await self._unit_step(number, actor, step, reason, until=until)
 
     async def redispatch(
@@ -320,63 +273,7 @@ class OrderService:
     async def merge(self, number: str, into: str, *, actor: Actor) -> WorkOrderPublic:
         return await self._step(number, actor, DISPATCHERS, lc.Merge(into), note=into)
 
-    # ------------------------------------------------------------------ reading
-
-    async def get(self, number: str, *, actor: Actor) -> WorkOrderPublic:
-        async with self.sessions() as session:
-            order = await self._visible(session, number, actor)
-            return await repo.public(session=session, order=order)
-
-    async def list_orders(
-        self,
-        *,
-        actor: Actor,
-        statuses: Sequence[str] = (),
-        light: Light | None = None,
-        operator: str | None = None,
-        caller_number: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[WorkOrderPublic]:
-        unit = self._unit(actor) if actor.role is Role.unit_handler else None
-        async with self.sessions() as session:
-            orders = await repo.list_orders(
-                session=session,
-                unit_id=unit,
-                statuses=statuses,
-                light=light,
-                operator=operator,
-                caller_number=caller_number,
-                limit=limit,
-                offset=offset,
-            )
-            return await repo.publics(session=session, orders=orders)
-
-    async def history(self, number: str, *, actor: Actor) -> list[OrderEventPublic]:
-        async with self.sessions() as session:
-            order = await self._visible(session, number, actor)
-            assert order.id is not None
-            return await repo.history(session=session, order_id=order.id)
-
     # ------------------------------------------------------------------ machinery
-
-    @staticmethod
-    def _unit(actor: Actor) -> str:
-        if actor.role is not Role.unit_handler or not actor.unit_id:
-            raise NotAllowed(f"{actor.username}: only a unit handler acts for a unit")
-        return actor.unit_id
-
-    async def _visible(
-        self, session: AsyncSession, number: str, actor: Actor, *, lock: bool = False
-    ) -> WorkOrder:
-        order = await repo.load_order(session=session, number=number, for_update=lock)
-        if order is not None and order.id is not None and actor.role is Role.unit_handler:
-            unit = self._unit(actor)
-            if not await repo.visible_to_unit(session=session, order_id=order.id, unit_id=unit):
-                order = None  # another unit's order: as if it did not exist
-        if order is None:
-            raise OrderNotFound(f"no order {number}")
-        return order
 
     async def _unit_step(
         self,
@@ -402,7 +299,7 @@ class OrderService:
     ) -> WorkOrderPublic:
         async with self.sessions() as session:
             order = await self._visible(session, number, actor, lock=True)
-            _require(actor, roles, step.name)
+            require(actor, roles, step.name)
             assert order.id is not None
             dispatches = await repo.load_dispatches(session=session, order_id=order.id)
             pending = await repo.pending_extension(session=session, order_id=order.id)
@@ -453,8 +350,3 @@ class OrderService:
                 step="merged_in",
                 note=writer.order.number,
             )
-
-
-def _require(actor: Actor, roles: frozenset[Role], what: str) -> None:
-    if actor.role not in roles:
-        raise NotAllowed(f"{actor.username} ({actor.role}) may not {what.replace('_', ' ')}")

@@ -37,9 +37,10 @@ from hotline.feature import Clock, Core, Feature, utc_now
 from ivr_flows.feature import build_with
 from workorders import lifecycle as lc
 from workorders import repo
+from workorders.errors import WorkOrderError
 from workorders.feature import make_service
 from workorders.models import WorkOrderPublic
-from workorders.service import Actor, OrderService, WorkOrderError
+from workorders.service import Actor, OrderService
 
 log = structlog.get_logger(__name__)
 

@@ -19,6 +19,7 @@ from hotline.db import session_factory
 from workorders import repo
 from workorders.catalogue import load_catalogue
 from workorders.clock import SlaClock
+from workorders.errors import InvalidRequest, NotAllowed, OrderNotFound, StepRefused
 from workorders.lifecycle import Assignment
 from workorders.models import (
     Channel,
@@ -32,14 +33,7 @@ from workorders.models import (
     WorkOrderPublic,
 )
 from workorders.rates import compute_rates
-from workorders.service import (
-    Actor,
-    InvalidRequest,
-    NotAllowed,
-    OrderNotFound,
-    OrderService,
-    StepRefused,
-)
+from workorders.service import Actor, OrderService
 from workorders.sla import load_presets
 
 pytestmark = pytest.mark.integration
