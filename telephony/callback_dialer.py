@@ -28,6 +28,14 @@ are listed, an operator calls and marks one done) and this feature runs nothing;
   retry after the backoff, or back to manual with the reason. Every change of a task
   is published (`CallbackTaskChanged`).
 
+Stopping: the server cancels `run()`; its TaskGroup cancels every dial. A dial cancelled
+while the citizen's phone still rings hangs it up (AMI Hangup of the tracked channel id)
+and hands the task back at once (`stopped_step`: waiting, due now, or manual after the last
+attempt), all within STOP_GRACE, so the next start carries on instead of waiting out the
+lease. A citizen who already answered is left in the queue (Asterisk still connects them)
+and the task goes to manual as interrupted; a dial whose end was already seen is finished
+as usual.
+
 Errors: none escape a dial (logged with the task id); a dial whose AMI action could not
 be sent at all is released (not counted) and retried after NOT_PLACED_DELAY.
 """
@@ -47,14 +55,14 @@ from config.settings import CallsSettings, IvrSettings
 from hotline.bus import Bus
 from hotline.bus_topics import Domain
 from hotline.feature import Clock, Core, Feature
-from ivr_flows.interpreter import CallTracker, ChannelGone
+from ivr_flows.interpreter import ChannelGone
 from ivr_flows.jobs import PlanError, RetryPolicy
 from ivr_flows.scheduler import SchedulePolicy
 from telephony import ami_actions
 from telephony import callback_dialer_repo as repo
 from telephony.ami import AmiClient
 from telephony.ami_errors import AmiError, AmiNotConnectedError
-from telephony.ami_events import AgentConnect, AmiEvent
+from telephony.ami_events import AmiEvent
 from telephony.call_models import CallbackTaskPublic
 from telephony.call_service import OperatorInterfaces
 from telephony.callback_dialer_api import DialerStatus, routes
@@ -67,9 +75,11 @@ from telephony.callback_dialer_plan import (
     observe,
     plan_dials,
     queue_for,
+    stopped_step,
     too_old_reason,
     verdict,
 )
+from telephony.callback_dialer_track import DialTracker, LiveDial
 from telephony.callback_events import task_changed
 from telephony.catalogue import Catalogue, CatalogueError, load_catalogue
 from telephony.presence import Presence
@@ -78,32 +88,8 @@ from telephony.routing import MAX_QUEUE_PRIORITY
 log = structlog.get_logger(__name__)
 NOT_PLACED_DELAY = timedelta(seconds=30)
 HANGUP_GRACE = 5.0  # seconds to wait for the Hangup after a failed Originate
+STOP_GRACE = 3.0  # seconds a stopping server gives each dial to hang up and hand back
 CALLER_NAME = "漏接回拨"
-
-
-class DialTracker(CallTracker):
-    """ivr_flows' CallTracker, plus the AgentConnect that names our channel as caller."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queues: dict[str, asyncio.Queue[AmiEvent]] = {}
-
-    def open(self, channel_id: str) -> asyncio.Queue[AmiEvent]:
-        queue = super().open(channel_id)
-        self._queues[channel_id] = queue
-        return queue
-
-    def close(self, channel_id: str) -> None:
-        super().close(channel_id)
-        self._queues.pop(channel_id, None)
-
-    async def on_ami_event(self, event: AmiEvent) -> None:
-        if isinstance(event, AgentConnect):
-            queue = self._queues.get(event.uniqueid)
-            if queue is not None:
-                queue.put_nowait(event)
-            return
-        await super().on_ami_event(event)
 
 
 def policy_from(calls: CallsSettings, ivr: IvrSettings) -> DialerPolicy:
@@ -222,10 +208,10 @@ class CallbackDialer:
     async def _dial(self, task: CallbackTaskPublic, queue_name: str, channel_id: str) -> None:
         bound = log.bind(task=task.id, call_id=channel_id)
         events = self._tracker.open(channel_id)
-        progress = DialProgress()
+        live = LiveDial(DialProgress())
         try:
             try:
-                progress = await self._place(task, queue_name, channel_id, events, bound)
+                progress = await self._place(task, queue_name, channel_id, events, bound, live=live)
             except AmiNotConnectedError as err:
                 bound.warning("callback_dialer.not_placed", error=str(err))
                 async with self._sessions() as session:
@@ -233,6 +219,11 @@ class CallbackDialer:
                                        retry_at=self._clock() + NOT_PLACED_DELAY)  # fmt: skip
                 return
             await self._finish(task, channel_id, progress, bound)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(STOP_GRACE):
+                    await self._stopped(task, channel_id, events, live, bound)
+            raise
         except Exception:
             bound.exception("callback_dialer.dial_failed")
         finally:
@@ -243,6 +234,7 @@ class CallbackDialer:
     async def _place(
         self, task: CallbackTaskPublic, queue_name: str, channel_id: str,
         events: asyncio.Queue[AmiEvent], bound: structlog.typing.FilteringBoundLogger,
+        *, live: LiveDial,
     ) -> DialProgress:  # fmt: skip
         calls, ivr = self._calls, self._ivr
         prompt = ""
@@ -267,8 +259,10 @@ class CallbackDialer:
             bound.warning("callback_dialer.originate_failed", error=str(err))
             return progress
         limit = HANGUP_GRACE
+        live.channel = result.channel or None
         if result.success:
-            progress = DialProgress(answered=True, rang=True, dial_status="ANSWER")
+            progress = live.progress = DialProgress(answered=True, rang=True,
+                                                    dial_status="ANSWER")  # fmt: skip
             limit = self.policy.call_limit
             bound.info("callback_dialer.answered", channel=result.channel)
         with contextlib.suppress(TimeoutError):
@@ -278,6 +272,7 @@ class CallbackDialer:
                     if isinstance(event, ChannelGone):  # the resync did not find it
                         return progress
                     progress = observe(progress, event, self._interfaces.extension)
+                    live.progress = progress
                 return progress
         if result.success:  # too long in all: end it rather than leave it queued forever
             bound.warning("callback_dialer.too_long", seconds=limit)
@@ -307,6 +302,37 @@ class CallbackDialer:
         bound.info("callback_dialer.attempt_done", outcome=step.outcome.value,
                    state=step.state.value, operator=progress.operator, reason=step.reason,
                    next_dial_at=step.next_dial_at)  # fmt: skip
+        if done is not None:
+            self._publish(done)
+
+    async def _stopped(
+        self, task: CallbackTaskPublic, channel_id: str, events: asyncio.Queue[AmiEvent],
+        live: LiveDial, bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:  # fmt: skip
+        """The server stops during this dial: hang up a ringing phone, hand the task back."""
+        progress = live.progress
+        while not events.empty():  # what AMI said while the Originate was pending
+            event = events.get_nowait()
+            if not isinstance(event, ChannelGone):
+                progress = observe(progress, event, self._interfaces.extension)
+        if progress.settled:
+            await self._finish(task, channel_id, progress, bound)
+            return
+        if not progress.answered:
+            try:  # Hangup takes a channel name or, as here while ringing, its unique id
+                await self._ami.send(ami_actions.hangup(live.channel or channel_id, 16))
+            except AmiError as err:
+                bound.warning("callback_dialer.stop_hangup_failed", error=str(err))
+        step = stopped_step(progress, attempts_made=task.dial_attempts,
+                            max_attempts=self.policy.retry.max_attempts, now=self._clock(),
+                            policy=self.policy)  # fmt: skip
+        async with self._sessions() as session:
+            done = await repo.finish(
+                session=session, task_id=task.id, channel_id=channel_id, now=self._clock(),
+                step=step, hangup_cause=progress.hangup_cause, dial_status=progress.dial_status,
+            )  # fmt: skip
+        bound.warning("callback_dialer.stopped_during_dial", answered=progress.answered,
+                      state=step.state.value, reason=step.reason)  # fmt: skip
         if done is not None:
             self._publish(done)
 

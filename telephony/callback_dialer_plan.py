@@ -24,7 +24,10 @@ Three questions, each a function of plain values, so the dialer shell
    task back to the operators (`DialState.manual`) with the reason shown. A dial found
    unfinished after a restart (`interrupted_step`) also goes to manual: the citizen may
    already have talked to someone, so they are never dialled twice automatically; so
-   does a task whose last miss is older than `max_age` (`too_old_reason`).
+   does a task whose last miss is older than `max_age` (`too_old_reason`). A dial the
+   server itself stops while the phone still rings (`stopped_step`) is hung up and, the
+   citizen not having answered, goes back to waiting, due at once (the next start dials
+   it again) unless it was the last attempt (then manual); answered, it is `interrupted`.
 """
 
 from __future__ import annotations
@@ -294,4 +297,29 @@ def interrupted_step(attempts_made: int) -> TaskStep:
         DialState.manual, None, DialOutcome.interrupted,
         f"interrupted at attempt {attempts_made}: the server stopped during the dial; "
         "not dialled again automatically",
+    )  # fmt: skip
+
+
+def stopped_step(
+    progress: DialProgress, *, attempts_made: int, max_attempts: int, now: datetime,
+    policy: DialerPolicy,
+) -> TaskStep:  # fmt: skip
+    """This server stops during the dial (the dialer hangs up a ringing phone first).
+
+    Not answered: nobody talked to the citizen, so the next start may dial again at once
+    (the attempt still counts towards `max_attempts`). Answered: as `interrupted_step`
+    (the queue may still connect them to an operator: a person checks).
+    """
+    if progress.answered or progress.operator is not None:
+        return interrupted_step(attempts_made)
+    if attempts_made >= max_attempts:
+        return TaskStep(
+            DialState.manual, None, DialOutcome.interrupted,
+            f"server stopped while ringing at attempt {attempts_made} of {max_attempts}: "
+            "hung up; no attempt left",
+        )  # fmt: skip
+    return TaskStep(
+        DialState.waiting, policy.hours.next_open(now), DialOutcome.interrupted,
+        f"server stopped while ringing at attempt {attempts_made}: hung up; "
+        "dialled again at the next start",
     )  # fmt: skip

@@ -31,8 +31,10 @@ from telephony.callback_dialer_plan import (
     observe,
     plan_dials,
     queue_for,
+    stopped_step,
     verdict,
 )
+from telephony.callback_dialer_track import DialTracker
 from telephony.catalogue import load_catalogue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -107,9 +109,7 @@ INTERFACES = OperatorInterfaces("PJSIP/op{extension}")
 
 
 def fold(*events: AmiEvent, start: DialProgress | None = None) -> DialProgress:
-    return reduce(
-        lambda p, e: observe(p, e, INTERFACES.extension), events, start or DialProgress()
-    )
+    return reduce(lambda p, e: observe(p, e, INTERFACES.extension), events, start or DialProgress())
 
 
 def stage(name: str) -> UserEvent:
@@ -184,6 +184,25 @@ def test_a_dial_interrupted_by_a_restart_goes_to_the_operators() -> None:
     assert "not dialled again" in step.reason
 
 
+def test_a_dial_this_server_stops_while_ringing_is_dialled_again_at_the_next_start() -> None:
+    ringing = DialProgress(rang=True)
+    again = stopped_step(ringing, attempts_made=1, max_attempts=2, now=MORNING, policy=POLICY)
+    assert (again.state, again.next_dial_at, again.outcome) == (
+        DialState.waiting, MORNING, DialOutcome.interrupted,
+    )  # fmt: skip
+    assert again.reason.startswith("server stopped while ringing at attempt 1: hung up")
+    late = stopped_step(ringing, attempts_made=1, max_attempts=2, now=EVENING, policy=POLICY)
+    assert late.state is DialState.waiting and late.next_dial_at is not None
+    assert late.next_dial_at > EVENING  # calling hours: tomorrow morning
+    last = stopped_step(ringing, attempts_made=2, max_attempts=2, now=MORNING, policy=POLICY)
+    assert (last.state, last.next_dial_at) == (DialState.manual, None)
+    assert "no attempt left" in last.reason
+    # Answered (hearing the prompt or queued): maybe talking to someone: a person decides.
+    answered = DialProgress(answered=True, rang=True, dial_status="ANSWER")
+    assert stopped_step(answered, attempts_made=1, max_attempts=2, now=MORNING,
+                        policy=POLICY) == interrupted_step(1)  # fmt: skip
+
+
 def _core(**calls: object) -> Core:
     settings = Settings.model_validate({"calls": calls})
     # The builder only keeps these (no I/O at build time): plain stand-ins suffice.
@@ -195,7 +214,7 @@ def test_manual_mode_runs_no_dialer_and_auto_runs_one_with_its_routes() -> None:
     assert (manual.tasks, manual.ami_handlers) == ((), ())
     assert manual.routes is not None and len(manual.routes.routes) == 4
     auto = callback_dialer.build(_core(callback_mode="auto"))
-    assert len(auto.tasks) == 2 and isinstance(auto.ami_handlers[0], callback_dialer.DialTracker)
+    assert len(auto.tasks) == 2 and isinstance(auto.ami_handlers[0], DialTracker)
 
 
 def test_a_prompt_that_would_break_the_dialplan_stops_the_start() -> None:
