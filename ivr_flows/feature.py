@@ -29,6 +29,7 @@ from ivr_flows.orders import (
     SurveyResultSink,
 )
 from ivr_flows.scheduler import SchedulePolicy, Scheduler
+from telephony import ami_actions
 
 DEFAULT_FLOWS = Path(__file__).resolve().parent.parent / "config" / "ivr"
 
@@ -54,6 +55,7 @@ def build_with(
         policy=policy,
         clock=core.clock,
         on_finished=ResultPublisher(core.bus, sink or LoggingSink()),
+        hang_up=lambda channel: core.ami.send(ami_actions.hangup(channel, 16)),
     )
     listener = OrderListener(
         bus=core.bus, sessionmaker=core.sessionmaker,

@@ -19,6 +19,13 @@ there), and after it returns the job is marked applied (`applied_at`). If the se
 dies in between, `run()` first re-applies every finished job not marked applied
 (`reapply()`, with report None): results are applied at least once, and `on_finished`
 must be idempotent (the order sink looks at the order before each step).
+
+Stopping: cancelling `run()` cancels every call in flight. Each then hangs its channel up
+(`hang_up`, AMI Hangup of the channel id, when given) and settles its attempt as
+`recover()` would after the lease (counted as no answer, reason "interrupted: the server
+stopped", retried after the backoff or failed), committed as any attempt's end, all
+within STOP_GRACE: the next start carries on at once instead of waiting out the lease.
+Past STOP_GRACE the job stays ``calling`` and `recover()` settles it after the lease.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from ivr_flows.outcomes import Outcome, Verdict
 
 log = structlog.get_logger(__name__)
 NOT_PLACED_DELAY = timedelta(seconds=30)
+STOP_GRACE = 3.0  # seconds a stopping server gives each call to hang up and settle
 
 
 class CallPlacer(Protocol):
@@ -56,6 +64,7 @@ class CallPlacer(Protocol):
 
 
 JobFinished = Callable[[CallbackJob, CallReport | None], Awaitable[None]]
+HangUp = Callable[[str], Awaitable[object]]  # a channel (id) to hang up
 
 
 @dataclass(frozen=True)
@@ -100,8 +109,10 @@ class Scheduler:
         clock: Clock,
         on_finished: JobFinished = _nothing,
         owner: str | None = None,
+        hang_up: HangUp | None = None,
     ) -> None:
         self._sessions = sessionmaker
+        self._hang_up = hang_up
         self._placer = placer
         self._flows = flows
         self.policy = policy
@@ -172,6 +183,7 @@ class Scheduler:
     async def _call(self, job: CallbackJob, channel_id: str) -> None:
         assert job.id is not None
         bound = log.bind(job=job.id, order_id=job.order_id, call_id=channel_id)
+        settled = False
         try:
             flow = self._flows.get(job.flow)
             if flow is None:
@@ -193,12 +205,32 @@ class Scheduler:
                         due_at=self._clock() + NOT_PLACED_DELAY,
                     )  # fmt: skip
                 return
+            settled = True
             await self._finish(job, channel_id, report.verdict, report)
+        except asyncio.CancelledError:
+            if not settled:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(STOP_GRACE):
+                        await self._stopped(job, channel_id, bound)
+            raise
         except Exception:
             bound.exception("ivr.call_failed")
         finally:
             self._active.discard(job.id)
             self._wake.set()
+
+    async def _stopped(
+        self, job: CallbackJob, channel_id: str, bound: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        """The server stops during this call: hang it up, settle the attempt now."""
+        if self._hang_up is not None:
+            try:
+                await self._hang_up(channel_id)
+            except Exception as err:  # gone already, or AMI down: settle all the same
+                bound.warning("ivr.stop_hangup_failed", error=str(err))
+        verdict = Verdict(Outcome.answered_no_result, "interrupted: the server stopped")
+        bound.warning("ivr.stopped_during_call")
+        await self._finish(job, channel_id, _interrupted(verdict), None)
 
     async def _finish(
         self, job: CallbackJob, channel_id: str, verdict: Verdict, report: CallReport | None,

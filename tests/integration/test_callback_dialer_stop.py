@@ -1,10 +1,12 @@
-"""A server stopped while a missed-call callback rings: hung up, the task handed back.
+"""A server stopped while a callback rings: hung up, the task (or survey job) handed back.
 
 Two servers in turn on one SQLite store against the real Asterisk 22 (the shared pbx):
 the first dials a sipp phone that rings and never answers and is stopped mid-ring; the
 phone must see the CANCEL, and the task must be waiting again (not `dialing` until its
 lease ends). The second start dials it again at once (the phone now answers busy: the
-last attempt, so the task goes back to the operators with the reason).
+last attempt, so the task goes back to the operators with the reason). The same for a
+survey callback (ivr_flows' scheduler): its attempt is settled at the stop, not after the
+lease.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ import pytest
 
 from config.settings import Settings
 from hotline.app import Running, serve
+from ivr_flows import repo as ivr_repo
+from ivr_flows.feature import build as survey_callbacks
+from ivr_flows.models import CallbackJob, JobState
+from ivr_flows.prompts import install_prompts
 from lab.baresip import Softphone
 from lab.mosquitto import Mosquitto
 from lab.pbx import Pbx
@@ -31,15 +37,24 @@ from telephony.call_models import CallbackTaskPublic, DialState
 from tests.fixtures.server import ServerHandle, server_settings
 from tests.integration.operator_desk import browser
 from tests.integration.test_callback_dialer_live import ALL_DAY, AUTO, BUILDERS, until
+from tests.integration.test_callbacks_live import ivr_settings_for
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("ivr-prompts")
+    install_prompts(target)
+    return target
 
 
 class Server:
     """One whole server (hotline.app.serve) that the test may stop in the middle."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, builders: tuple[Any, ...] = BUILDERS) -> None:
         self.settings = settings
+        self.builders = builders
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.handle: ServerHandle | None = None
@@ -47,7 +62,7 @@ class Server:
     async def __aenter__(self) -> ServerHandle:
         ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(
-            serve(self.settings, stop=self._stop, on_ready=ready.set_result, builders=BUILDERS)
+            serve(self.settings, stop=self._stop, on_ready=ready.set_result, builders=self.builders)
         )
         waiting: set[asyncio.Future[Any]] = {self._task, ready}
         done, _ = await asyncio.wait(waiting, timeout=30,
@@ -146,3 +161,38 @@ async def test_a_server_stopped_while_a_callback_rings_hangs_up_and_hands_the_ta
     assert (await asyncio.to_thread(answering.wait, 15)).exit_code == 0
     assert [d.outcome for d in dials] == ["interrupted", "busy"]
     assert (again.dial_state, again.dial_outcome) == (DialState.manual, "busy")
+
+
+async def test_a_server_stopped_during_a_survey_call_hangs_up_and_settles_the_attempt(
+    pbx: Pbx, mosquitto: Mosquitto, tmp_path: Path, prompt_cache: Path,
+    callback_citizen_factory: Callable[..., CallbackCitizen],
+) -> None:  # fmt: skip
+    ringing = callback_citizen_factory(answer="no-answer")
+    ivr = ivr_settings_for(pbx, prompt_cache, ring_seconds=60, **ALL_DAY).model_dump(mode="json")
+    settings = server_settings(pbx, mosquitto, tmp_path / "hotline.db", ivr=ivr)
+    server_of = Server(settings, builders=(survey_callbacks,))
+    async with server_of as server:
+        async with server.core.sessionmaker() as session:
+            job, _ = await ivr_repo.add_job(session=session, job=CallbackJob(
+                kind="survey", flow="survey", order_id="STOP-1", dedupe_key="stop-1",
+                number=f"13800000008@127.0.0.1:{ringing.sip_port}", due_at=datetime.now(UTC),
+            ))  # fmt: skip
+        job_id = job.id
+        assert job_id is not None
+
+        async def ringing_now() -> bool:
+            async with server.core.sessionmaker() as session:
+                found = await ivr_repo.get_job(session=session, job_id=job_id)
+            channels = pbx.cli("core show channels concise")
+            return found is not None and found.state == JobState.calling and "Ringing" in channels
+
+        await until(ringing_now, "the citizen's phone ringing", within=30)
+        await server_of.stop()
+        async with server.core.sessionmaker() as session:
+            after = await ivr_repo.get_job(session=session, job_id=job_id)
+            tries = await ivr_repo.attempts_of(session=session, job_id=job_id)
+    assert (await asyncio.to_thread(ringing.wait, 15)).exit_code == 0  # it heard the CANCEL
+    assert after is not None
+    assert (after.state, after.attempts, after.claimed_by) == (JobState.pending, 1, None)
+    assert "interrupted: the server stopped" in (after.reason or "")
+    assert [t.ended_at is not None for t in tries] == [True]
