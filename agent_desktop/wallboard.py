@@ -4,12 +4,13 @@ Theory of operation
 -------------------
 One `WallboardService` per server keeps the view model (agent_desktop.wallboard_model.
 Board). Its task subscribes to every bus event, seeds today's calls from the store once
-subscribed (so nothing falls in between; the board ignores what it already has), then
-applies each event with its envelope time. Order and survey figures are counts in the
-store (agent_desktop.wallboard_store): re-read after any order or survey event, and at
-least every `REFRESH_SECONDS` (surveys fall due with time alone). A light event shows
-at once; the store's list (open orders only, with their unit's name) replaces the list
-on the next read.
+subscribed (so nothing falls in between; the board ignores what it already has) and
+each seat's last state before this start with its time (operators' state history, so the
+time in state survives a restart), then applies each event with its envelope time.
+Order and survey figures are counts in the store (agent_desktop.wallboard_store): re-read
+after any order or survey event, and at least every `REFRESH_SECONDS` (surveys fall due
+with time alone). A light event shows at once; the store's list (open orders only, with
+their unit's name) replaces the list on the next read.
 
 When the figures may have changed, the service publishes one `system.wallboard` event
 (`WallboardFigures`) at most every `PUSH_SECONDS`; the WebSocket hub (agent_desktop.ws)
@@ -73,6 +74,7 @@ class WallboardService:
         self.bus = bus
         self.sessions = sessionmaker
         self.clock = clock
+        self.started = clock()
         self.board = Board.start(catalogue, clock(), target_seconds=target_seconds,
                                  asr_capacity=asr_capacity)  # fmt: skip
         self.seeded = asyncio.Event()
@@ -92,6 +94,7 @@ class WallboardService:
     async def _listen(self) -> None:
         async with self.bus.subscribe(self.bus.filter()) as sub:
             await self._seed_calls()
+            await self._seed_seats()
             self.seeded.set()
             self._changed.set()
             async for message in sub:
@@ -119,6 +122,17 @@ class WallboardService:
         for record in records:
             self.board.seed_call(record)
         log.info("wallboard.seeded", calls=len(self.board.calls.seen))
+
+    async def _seed_seats(self) -> None:
+        try:
+            async with self.sessions() as session:
+                rows = await store.seat_states(session=session, before=self.started)
+        except (SQLAlchemyError, OSError) as err:
+            log.error("wallboard.seed_seats_failed", error=str(err))  # noqa: TRY400
+            return
+        for row in rows:
+            self.board.seed_seat(row.extension, row.state, row.at, row.reason)
+        log.info("wallboard.seats_seeded", seats=len(rows))
 
     async def _push(self) -> None:
         while True:

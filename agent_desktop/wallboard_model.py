@@ -14,6 +14,10 @@ it every bus event with the envelope's time (`apply`). `figures(now)` turns it i
   agent_desktop.wallboard_calls (answer rate, the 15-second share, the longest wait).
 - Operators: `operator.state` (retained on the bus, so a new board sees every seat at
   once); the time in state counts from the envelope time of the first event of a state.
+  At start the seats are seeded from the operators' state history in the store
+  (`seed_seat`: each seat's last state before this server started and since when), so a
+  restart does not set every seat back to 0:00: an event repeating the seeded state keeps
+  its time; whichever of the two began later wins otherwise.
 - Transcription capacity: `transcript.status` live/ended per (call, speaker) counts the
   streams in use; the `capacity` of `system.health` from "asr" is the pool's; a
   stream refused ("unavailable") is counted for today.
@@ -173,6 +177,19 @@ class Board:
         if record.ended_at is not None:
             calls.routed(record.linkedid)  # it was offered to a queue: not hung up in hold
             calls.ended(record.linkedid)
+
+    def seed_seat(
+        self, extension: str, state: str, since: datetime, reason: str | None = None
+    ) -> bool:
+        """A seat's last stored state (from before this start); True if it changed."""
+        seat = self.seats.get(extension)
+        if seat is None or (seat.state != state and seat.since < since):
+            self.seats[extension] = Seat(state, since, reason)
+            return True
+        if seat.state == state and since < seat.since:
+            seat.since = since  # the bus repeated a state that began before
+            return True
+        return False
 
     def apply(self, event: BusEvent, at: datetime) -> bool:
         """Take one bus event published at `at`; True if the figures may have changed."""

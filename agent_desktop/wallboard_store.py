@@ -1,4 +1,5 @@
-"""What the wallboard reads from the store: today's calls, order lights, survey jobs.
+"""What the wallboard reads from the store: today's calls, seat states, order lights,
+survey jobs.
 
 Read-only queries for the wallboard's view model (agent_desktop.wallboard_model). Calls
 come through telephony.call_repo; orders and survey jobs are counted in SQL (the
@@ -23,6 +24,7 @@ from agent_desktop.wallboard_model import (
 from ivr_flows.models import CallbackJob, JobKind, JobState
 from telephony import call_repo
 from telephony.call_models import CallRecordPublic
+from telephony.operator_models import OperatorStateChange, OperatorStateChangePublic
 from workorders.lifecycle import OPEN_STATUSES
 from workorders.models import Light, Unit, WorkOrder
 
@@ -31,6 +33,22 @@ MAX_CALLS = 200_000  # a day of a very busy centre
 
 async def calls_since(*, session: AsyncSession, since: datetime) -> list[CallRecordPublic]:
     return await call_repo.list_calls(session=session, since=since, limit=MAX_CALLS)
+
+
+async def seat_states(
+    *, session: AsyncSession, before: datetime
+) -> list[OperatorStateChangePublic]:
+    """Each seat's newest state change stored before `before` (this server's start: the
+    rows it writes itself come on the bus too)."""
+    newest = (
+        select(func.max(OperatorStateChange.id))
+        .where(col(OperatorStateChange.at) < before)
+        .group_by(col(OperatorStateChange.extension))
+    )
+    rows = await session.scalars(
+        select(OperatorStateChange).where(col(OperatorStateChange.id).in_(newest))
+    )
+    return [OperatorStateChangePublic.model_validate(r, from_attributes=True) for r in rows]
 
 
 async def order_lights(*, session: AsyncSession) -> tuple[OrderFigures, list[LightChange]]:

@@ -128,6 +128,26 @@ def test_operators_by_state_with_time_in_state() -> None:
     assert f.seats[2].label == "示忙（会议）" and f.seats[2].since == at(7)
 
 
+def test_seats_seeded_from_the_store_keep_their_time_in_state_after_a_restart() -> None:
+    b = fresh()
+    # The bus (retained or this start's resync) may speak first, or after the seeding.
+    b.apply(OperatorState(extension="1001", state="ready"), at(100))
+    b.apply(OperatorState(extension="1004", state="unreachable"), at(100))
+    assert b.seed_seat("1001", "ready", at(-600))  # same state: it began before the restart
+    assert b.seed_seat("1002", "paused", at(-300), "meal")  # nothing on the bus yet
+    assert not b.seed_seat("1004", "ready", at(-900))  # the bus is newer: the phone is gone
+    b.apply(OperatorState(extension="1002", state="paused", reason="meal"), at(101))
+    b.apply(OperatorState(extension="1003", state="ready"), at(102))
+    assert not b.seed_seat("1003", "talking", at(-60))  # older than the bus: stays ready
+    f = b.figures(at(120))
+    since = {s.extension: (s.state, s.since) for s in f.seats}
+    assert since == {
+        "1001": ("ready", at(-600)), "1002": ("paused", at(-300)),
+        "1003": ("ready", at(102)), "1004": ("unreachable", at(100)),
+    }  # fmt: skip
+    assert [s.label for s in f.seats if s.extension == "1002"] == ["示忙（用餐）"]
+
+
 def test_transcription_capacity_in_use() -> None:
     b = fresh()
     b.apply(SystemHealth(component="asr", status="up", detail="2 workers, 6 streams",
