@@ -134,6 +134,7 @@
     if (!$("kb-q").value) { $("kb-hits").replaceChildren(); $("kb-source").textContent = ""; }
     notice("");
     refreshDraft();
+    loadAlerts(callId);
   }
 
   function showPop(pop, frame) {
@@ -209,7 +210,22 @@
 
   function showAlert(data) {
     if (data.call_id !== desk.call) return;
-    if (!desk.keywords.includes(data.keyword)) desk.keywords.push(data.keyword);
+    desk.keywords = M.storedAlerts(desk.keywords, [data]).keywords;
+    drawAlerts(data);
+  }
+
+  // The alerts said before this page was (re)opened: their banner and highlights again.
+  async function loadAlerts(callId) {
+    try {
+      const data = await get("/api/calls/" + encodeURIComponent(callId) + "/alerts");
+      if (callId !== desk.call || !data.alerts.length) return;
+      const { keywords, last } = M.storedAlerts(desk.keywords, data.alerts);
+      desk.keywords = keywords;
+      drawAlerts(last);
+    } catch (err) { /* none stored or the store busy: live alerts still come */ }
+  }
+
+  function drawAlerts(data) {
     const a = $("alerts");
     a.hidden = false;
     const what = ALERT_ACTIONS[data.action] ? "，" + ALERT_ACTIONS[data.action] : "";

@@ -63,6 +63,15 @@
     }));
   }
 
+  // Keyword alerts (live `alert.keyword` frames, or the stored ones a reloaded desk reads
+  // from GET /api/calls/{id}/alerts) added to the keywords known: each once, first seen
+  // first; `last` is the newest alert (the banner names its speaker and action).
+  function storedAlerts(keywords, alerts) {
+    const merged = keywords.slice();
+    for (const a of alerts) if (a.keyword && !merged.includes(a.keyword)) merged.push(a.keyword);
+    return { keywords: merged, last: alerts.length ? alerts[alerts.length - 1] : null };
+  }
+
   // `text` cut into [{text, hit}] parts around every keyword (for safe highlighting).
   function highlight(text, keywords) {
     const words = keywords.filter((k) => k);
@@ -161,7 +170,7 @@
   const LIGHTS = { green: "绿灯", yellow: "黄灯", red: "红灯" };
 
   root.DeskModel = {
-    SHORTCUTS, SPEAKERS, FIELDS, shortcutFor, applyTranscript, storedLines, recentText, highlight,
+    SHORTCUTS, SPEAKERS, FIELDS, shortcutFor, applyTranscript, storedLines, storedAlerts, recentText, highlight,
     mergeDraft, takeBody, blocker, countdown, forMySeat, existingOrder, myCallsPath, myOrdersPath,
     openOrdersPath, LIGHTS,
   };

@@ -1,4 +1,5 @@
-"""Operator seat API: log in at an extension, change state, see it, transfer a call.
+"""Operator seat API: log in at an extension, change state, see it, transfer a call;
+the keyword alerts of a call (the desk reloaded mid-call restores their highlights).
 
 Thin views over `telephony.operator_service.OperatorDesk` (handed in by the operators
 feature through `operator_routes`): parse the body, call the desk, answer JSON.
@@ -19,6 +20,7 @@ from accounts.roles import Role
 from agent_desktop.errors import ApiError, BadRequest, Forbidden, read_json
 from agent_desktop.keys import PRINCIPAL
 from agent_desktop.routes import Route, RouteTable, only
+from asr import repo as transcripts
 from hotline.bus_events import CallTransferred
 from telephony import operator_repo, transfer
 from telephony.operator_commands import OperatorCommandError
@@ -164,6 +166,10 @@ class OperatorViews:
         user_id, fallback = self.user_of(request)
         return _me(self.desk, await self.open_seat(user_id) or fallback)
 
+    async def alerts(self, request: web.Request) -> web.StreamResponse:
+        found = await call_alerts(self.desk, request.match_info["linkedid"])
+        return web.json_response(text=found.model_dump_json())
+
     async def transfer(self, request: web.Request) -> web.StreamResponse:
         desk = self.desk
         extension = await self.seat_of(request)
@@ -198,6 +204,27 @@ class OperatorViews:
         return web.json_response(done.model_dump())
 
 
+class CallAlert(BaseModel):
+    keyword: str
+    channel: str  # caller | operator
+    action: str  # e.g. alert_supervisor
+    at: datetime
+
+
+class CallAlerts(BaseModel):
+    call_id: str
+    alerts: list[CallAlert]
+
+
+async def call_alerts(desk: OperatorDesk, call_id: str) -> CallAlerts:
+    async with desk.core.sessionmaker() as session:
+        rows = await transcripts.alerts_for_call(call_id, session=session)
+    return CallAlerts(call_id=call_id, alerts=[
+        CallAlert(keyword=r.keyword, channel=r.channel, action=r.action, at=r.created_at)
+        for r in rows
+    ])  # fmt: skip
+
+
 def operator_routes(desk: OperatorDesk, hub: Hub) -> RouteTable:
     """The seat API and the WebSocket hub's route."""
     views = OperatorViews(desk, hub)
@@ -219,6 +246,9 @@ def operator_routes(desk: OperatorDesk, hub: Hub) -> RouteTable:
                   summary="Transfer the current call: to a queue, or 110/119/120/122 "
                   "(blind or three-way)", name="operator_transfer", tags=("operators",),
                   body=TransferRequest, response=TransferDone),
+            Route(method="GET", path="/api/calls/{linkedid}/alerts", handler=views.alerts,
+                  roles=_SEATED, summary="The keyword alerts of a call, oldest first",
+                  name="call_alerts", tags=("operators",), response=CallAlerts),
             Route(method="GET", path="/ws", handler=hub.handle,
                   roles=only(Role.operator, Role.supervisor, Role.admin),
                   summary="WebSocket: screen pop, seat state, live transcript, alerts",

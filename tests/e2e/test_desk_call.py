@@ -12,7 +12,8 @@ the Korean article suggested from what the caller said; the
 draft fills itself from the call and the transcript, with the catalogue's suggested unit
 and its reason; the knowledge base is asked with what the caller said, and by hand
 after "/". When the call has ended (seat in 话后整理), Alt+E puts the cursor in the
-title, the operator corrects it; a reload keeps the draft and the correction; Alt+D
+title, the operator corrects it; a reload keeps the draft, the correction, the
+transcript and its keyword alerts (highlighted again); Alt+D
 dispatches: the order is in the store with the
 call's linkedid, line, caller, transcript and unit, the seat is 就绪 again, and the
 order is in the operator's recent orders. The next call rings at once and is answered
@@ -217,6 +218,9 @@ async def test_a_call_on_the_desk_is_dispatched_by_keyboard(
         await expect(page.locator("#f-unit")).to_have_value(UNIT)
         await expect(page.locator("#transcript li.caller.final").first).to_be_visible()
         await expect(page.locator("#transcript li.operator.final").first).to_be_visible()
+        # ... and its keyword alerts (stored by the transcription), highlighted again.
+        await expect(page.locator("#alerts")).to_contain_text("关键词告警")
+        await expect(page.locator("#transcript mark").first).to_be_visible()
         await screenshot(page, "reloaded")
         await page.keyboard.press("Alt+d")
         await page.keyboard.press("Alt+d")  # a key bounce must not take a second order

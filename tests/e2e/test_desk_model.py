@@ -107,6 +107,23 @@ async def test_recent_text_prefers_the_caller_and_is_bounded(model: Page) -> Non
     assert await call(model, "recentText", [], 100) == ""
 
 
+async def test_stored_alerts_restore_the_keywords_after_a_reload(model: Page) -> None:
+    # GET /api/calls/{id}/alerts rows, oldest first: each keyword once, the newest for the
+    # banner; keywords a live frame brought already stay first.
+    stored = [
+        {"keyword": "煤气", "channel": "caller", "action": "transfer_119"},
+        {"keyword": "着火", "channel": "caller", "action": "transfer_119"},
+        {"keyword": "煤气", "channel": "operator", "action": "alert_supervisor"},
+    ]
+    got = await call(model, "storedAlerts", ["着火"], stored)
+    assert got == {"keywords": ["着火", "煤气"], "last": stored[-1]}
+    assert await call(model, "storedAlerts", [], []) == {"keywords": [], "last": None}
+    # What the reloaded page then draws: the stored lines highlighted with them.
+    lines = await call(model, "storedLines", [{"speaker": "caller", "text": "家里煤气着火了"}])
+    parts = await call(model, "highlight", lines[0]["text"], got["keywords"])
+    assert [p["text"] for p in parts if p["hit"]] == ["煤气", "着火"]
+
+
 async def test_highlight_marks_every_keyword(model: Page) -> None:
     parts = await call(model, "highlight", "闻到煤气味，煤气灶", ["煤气", "煤气味"])
     assert parts == [
