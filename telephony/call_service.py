@@ -18,7 +18,7 @@ and the owner of its three tasks; the work is done by three parts:
   callback tasks in order, one at a time; a failed write is logged and skipped.
 
 `OperatorInterfaces` (extension <-> "PJSIP/op{extension}") lives in
-`telephony.operator_interfaces`; it is re-exported here for the callback dialer.
+`telephony.operator_interfaces` (the callback dialer uses it too).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from telephony.operator_interfaces import OperatorInterfaces
 from telephony.presence import Presence
 from telephony.queue_roster import QueueRoster
 
-__all__ = ["CallService", "OperatorInterfaces", "build"]
+__all__ = ["CallService", "build"]
 
 
 class CallService:

@@ -64,7 +64,6 @@ from telephony.ami import AmiClient
 from telephony.ami_errors import AmiError, AmiNotConnectedError
 from telephony.ami_events import AmiEvent
 from telephony.call_models import CallbackTaskPublic
-from telephony.call_service import OperatorInterfaces
 from telephony.callback_dialer_api import DialerStatus, routes
 from telephony.callback_dialer_plan import (
     Candidate,
@@ -82,6 +81,7 @@ from telephony.callback_dialer_plan import (
 from telephony.callback_dialer_track import DialTracker, LiveDial
 from telephony.callback_events import task_changed
 from telephony.catalogue import Catalogue, CatalogueError, load_catalogue
+from telephony.operator_interfaces import OperatorInterfaces
 from telephony.presence import Presence
 from telephony.routing import MAX_QUEUE_PRIORITY
 

@@ -215,7 +215,7 @@ def observe(
     """Fold one event of the dial's channel into its progress.
 
     `extension_of` turns a queue member interface into an operator extension
-    (telephony.call_service.OperatorInterfaces.extension).
+    (telephony.operator_interfaces.OperatorInterfaces.extension).
     """
     match event:
         case AgentConnect():

@@ -181,6 +181,7 @@ class OperatorDesk:
                     self.members.setdefault(ext, set()).add(event.queue)
                     if self._resync_members is not None:
                         self._resync_members.add(ext)
+                    self._refresh_skills(ext)
             case QueueMemberRemoved():
                 ext = self.interfaces.extension(event.interface)
                 if ext is not None:
@@ -188,6 +189,8 @@ class OperatorDesk:
                     queues.discard(event.queue)
                     if not queues:
                         self.apply(ext, MemberGone(), self.core.clock(), strict=False)
+                    else:
+                        self._refresh_skills(ext)
             case ResyncStarted():
                 self._resync_calls, self._resync_members = set(), set()
             case ChannelSnapshot() if self._resync_calls is not None:
@@ -225,15 +228,28 @@ class OperatorDesk:
         self.seats[extension] = after
         if changed(before, after):
             self._changed(before, after, now)
+        else:
+            self._refresh_skills(extension)  # e.g. a login of a seat already ready
         return after
+
+    def _skills_of(self, extension: str) -> frozenset[str]:
+        desk = self.skills.get(extension)
+        return frozenset(desk) if desk else frozenset(self.members.get(extension, set()))
+
+    def _refresh_skills(self, extension: str) -> None:
+        """Routing must see a seat's queues as they are now, not as they were at its last
+        state change (a ready seat added to a queue, or logged in on the desk)."""
+        known = self.core.presence.get(extension)
+        skills = self._skills_of(extension)
+        if known is not None and known.skills != skills:
+            self.core.presence.update(OperatorPresence(extension, known.state, skills))
+            log.info("operator.skills", extension=extension, skills=sorted(skills))
 
     def _changed(self, before: Seat, after: Seat, now: datetime, *, store: bool = True) -> None:
         log.info("operator.state", extension=after.extension, state=after.state.value,
                  was=before.state.value, reason=after.reason, call_id=after.call_id)
-        skills = self.skills.get(after.extension) or tuple(sorted(self.members.get(after.extension,
-                                                                                    ())))
         self.core.presence.update(
-            OperatorPresence(after.extension, after.state.value, frozenset(skills))
+            OperatorPresence(after.extension, after.state.value, self._skills_of(after.extension))
         )
         self.core.bus.publish(
             OperatorState(extension=after.extension, state=after.state.value,

@@ -60,6 +60,12 @@ async def test_a_paused_operator_is_not_offered_calls_and_a_stopped_phone_is_unr
             for desk in (a, b):
                 status, body = await desk.post("/api/operator/login", {})
                 assert status == 200 and body["state"] == "ready", body
+            # A seat already ready (static member) that logs in: routing sees every queue
+            # the login joined, not only the ones it had when it last changed state.
+            for ext in (paused_ext, ready_ext):
+                seen = core.presence.get(ext)
+                assert seen is not None and "hotline-default" in seen.skills, seen
+                assert len(seen.skills) > 1, seen
             status, body = await a.post("/api/operator/state",
                                         {"action": "pause", "reason": "meeting"})
             assert status == 200 and body["state"] == "paused" and body["reason"] == "meeting"

@@ -16,7 +16,6 @@ from ivr_flows.jobs import CallingHours, RetryPolicy
 from telephony import callback_dialer
 from telephony.ami_events import AgentConnect, AmiEvent, DialEnd, Hangup, Newstate, UserEvent
 from telephony.call_models import DialState
-from telephony.call_service import OperatorInterfaces
 from telephony.callback_dialer_plan import (
     DIAL_STATE_LABELS,
     OUTCOME_LABELS,
@@ -36,6 +35,7 @@ from telephony.callback_dialer_plan import (
 )
 from telephony.callback_dialer_track import DialTracker
 from telephony.catalogue import load_catalogue
+from telephony.operator_interfaces import OperatorInterfaces
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -210,3 +210,44 @@ def test_the_hub_sends_each_operator_their_seat_and_their_call_only() -> None:
     assert hub.recipients(KeywordAlert(call_id="c1", keyword="煤气", channel="caller")) == set()
     hub.bind(2, None)
     assert hub.recipients(text) == set()
+
+
+# -- what routing sees of a seat (OperatorDesk, AMI replayed through the real parser) -----
+
+
+class _Published:
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def publish(self, event: object) -> object:
+        self.events.append(event)
+        return event
+
+
+async def test_routing_sees_the_queues_a_ready_seat_joins_without_a_state_change() -> None:
+    from config.settings import Settings  # noqa: PLC0415
+    from hotline.feature import Core  # noqa: PLC0415
+    from telephony.operator_service import OperatorDesk  # noqa: PLC0415
+    from telephony.presence import Presence  # noqa: PLC0415
+
+    presence = Presence()
+    core = Core(settings=Settings(), sessionmaker=None, ami=None, bus=_Published(),  # type: ignore[arg-type]
+                presence=presence, clock=lambda: datetime(2026, 11, 22, 9, tzinfo=UTC))
+    desk = OperatorDesk(core, pops=None)  # type: ignore[arg-type]
+    desk._restored.set()  # nothing to restore from a store here
+    member = {"Interface": "PJSIP/op1001", "StateInterface": "PJSIP/op1001",
+              "MemberName": "op1001", "Status": "1", "Paused": "0"}
+    await desk.on_ami_event(parse_event(_ami("QueueMemberAdded", Queue="hotline-default",
+                                             **member)))
+    seen = presence.get("1001")
+    assert seen is not None and seen.state == "ready"
+    assert seen.skills == {"hotline-default"}
+    await desk.on_ami_event(parse_event(_ami("QueueMemberAdded", Queue="hotline-market",
+                                             **member)))
+    seen = presence.get("1001")
+    assert seen is not None and seen.state == "ready"
+    assert seen.skills == {"hotline-default", "hotline-market"}
+    assert presence.ready("hotline-market") == {"1001"}
+    await desk.on_ami_event(parse_event(_ami("QueueMemberRemoved", Queue="hotline-market",
+                                             **member)))
+    assert presence.ready("hotline-market") == frozenset()
