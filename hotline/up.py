@@ -41,6 +41,8 @@ from lab.ports import free_tcp_port, free_udp_port, free_udp_range
 log = structlog.get_logger("hotline.up")
 
 DEMO_ADMIN = ("admin", "hotline-admin")
+DEMO_SUPERVISOR = ("banzhang", "supervisor-demo")  # 班长: the wallboard and reports
+DEMO_UNIT = ("water", "unit-water", "water")  # a handler of 市供水有限公司: the unit portal
 DEMO_OPERATOR_PASSWORD = "operator-{extension}"
 DEMO_EXTENSION = "1004"  # the demo softphone; 1001-1003 are left for people
 
@@ -166,17 +168,22 @@ async def _start_lab(
 
 
 async def _demo_accounts(settings: Settings, pbx: PbxEndpoints) -> None:
-    """A demo admin and one desktop login per SIP operator (kept if they exist)."""
+    """Demo logins: an admin, a supervisor, a unit handler and one per SIP operator (kept
+    if they exist)."""
     engine = db.create_engine(settings.database)
     try:
         await db.migrate(engine)
         sessions = db.session_factory(engine)
-        wanted = [(DEMO_ADMIN[0], DEMO_ADMIN[1], Role.admin, None)] + [
+        wanted = [
+            (DEMO_ADMIN[0], DEMO_ADMIN[1], Role.admin, None, None),
+            (DEMO_SUPERVISOR[0], DEMO_SUPERVISOR[1], Role.supervisor, None, None),
+            (DEMO_UNIT[0], DEMO_UNIT[1], Role.unit_handler, None, DEMO_UNIT[2]),
+        ] + [
             (op.extension, DEMO_OPERATOR_PASSWORD.format(extension=op.extension),
-             Role.operator, op.extension)
+             Role.operator, op.extension, None)
             for op in pbx.operators
-        ]
-        for username, password, role, extension in wanted:
+        ]  # fmt: skip
+        for username, password, role, extension, unit in wanted:
             async with sessions() as session:
                 with contextlib.suppress(repo.UsernameTaken):
                     await repo.create_user(
@@ -185,6 +192,7 @@ async def _demo_accounts(settings: Settings, pbx: PbxEndpoints) -> None:
                         password=password,
                         role=role,
                         sip_extension=extension,
+                        unit_id=unit,
                     )
     except db.StoreUnavailable as err:
         raise StartupError(str(err)) from err
@@ -223,6 +231,10 @@ def describe(lab: Lab, running: Running) -> dict[str, Any]:
         "openapi_url": running.http_url + "/api/openapi.json",
         "desktop_accounts": [
             {"username": DEMO_ADMIN[0], "password": DEMO_ADMIN[1], "role": "admin"},
+            {"username": DEMO_SUPERVISOR[0], "password": DEMO_SUPERVISOR[1],
+             "role": "supervisor"},
+            {"username": DEMO_UNIT[0], "password": DEMO_UNIT[1], "role": "unit_handler",
+             "unit": DEMO_UNIT[2]},
             *(
                 {
                     "username": op.extension,
@@ -250,8 +262,13 @@ def banner(e: dict[str, Any], state: Path, *, demo: bool) -> str:
     )
     return (
         "\nhotline is up.\n"
-        f"  Desktop:   {e['desktop_url']}   (log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]},"
-        " or an operator: 1001 / operator-1001)\n"
+        f"  Desktop:   {e['desktop_url']}   log in as\n"
+        "    1001     / operator-1001     operator desk (/desk)\n"
+        f"    {DEMO_SUPERVISOR[0]} / {DEMO_SUPERVISOR[1]}   wallboard and reports"
+        " (/wallboard, /reports)\n"
+        f"    {DEMO_UNIT[0]}    / {DEMO_UNIT[1]}        unit portal of 市供水有限公司"
+        " (/portal/orders)\n"
+        f"    {DEMO_ADMIN[0]}    / {DEMO_ADMIN[1]}     admin\n"
         f"  API:       {e['openapi_url']}\n"
         f"  SIP:       udp {sip['host']}:{sip['port']}  accounts for a softphone:\n{accounts}\n"
         f"{demo_line}"

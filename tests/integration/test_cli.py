@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +136,12 @@ def test_up_starts_everything_writes_endpoints_and_stops_on_ctrl_c(
         assert json.loads(response.read())["status"] == "ok"
     with urllib.request.urlopen(endpoints["openapi_url"], timeout=10) as response:
         assert "paths" in json.loads(response.read())
+    # The demo logins open their pages: the unit handler lands on the unit's inbox.
+    roles = {a["role"]: a for a in endpoints["desktop_accounts"]}
+    assert {"admin", "supervisor", "unit_handler", "operator"} <= set(roles)
+    unit = roles["unit_handler"]
+    page = _login(endpoints["desktop_url"], unit["username"], unit["password"])
+    assert "承办单位工单" in page and "市供水有限公司" in page
 
     # The demo: a citizen calls 12345 through the running Asterisk; the demo softphone answers.
     call = subprocess.run(
@@ -153,6 +161,19 @@ def test_up_starts_everything_writes_endpoints_and_stops_on_ctrl_c(
     # Every process it started is gone.
     assert _processes_mentioning(str(state)) == []
     assert _processes_mentioning(f"/inst/{up.instance_name(state)}/") == []
+
+
+def _login(base: str, username: str, password: str) -> str:
+    """Sign in like a browser (cookies, the form's CSRF token); the home page's HTML."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(base + "login", timeout=10) as form:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.read().decode())
+    assert token, "no CSRF token on the login form"
+    data = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrf_token": token.group(1)}
+    ).encode()
+    with opener.open(base + "login", data=data, timeout=10) as home:
+        return str(home.read().decode())
 
 
 def test_report_command_reads_the_configured_store(tmp_path: Path) -> None:
