@@ -105,14 +105,15 @@ async def test_an_abandoned_call_is_called_back_and_connected_to_a_ready_operato
         builders=BUILDERS, calls=AUTO, operators={"wrap_up_seconds": 0},
         ivr={**ALL_DAY, "trunk": trunk, "prompt_dir": f"{pbx.config.inst}/callback-prompts"},
     )  # fmt: skip
-    # Nobody is at a desk: the citizen gives up, which leaves a callback task.
-    caller = "13900001111"
-    gave_up = citizen_factory(pbx, number="12345", caller=caller, hangup_after=2)
-    gave_up.start()
-    (task,) = await until(lambda: tasks(server), "the missed call's callback task")
-    assert (task.number, task.line, task.dial_state) == (caller, "12345", DialState.waiting)
-    assert gave_up.wait(15).exit_code == 0
+    # Nobody is at a desk: the citizen gives up, which leaves a callback task (announced
+    # on the bus as waiting), then the dialer's changes follow.
     async with task_changes(server) as changes:
+        caller = "13900001111"
+        gave_up = citizen_factory(pbx, number="12345", caller=caller, hangup_after=2)
+        gave_up.start()
+        (task,) = await until(lambda: tasks(server), "the missed call's callback task")
+        assert (task.number, task.line, task.dial_state) == (caller, "12345", DialState.waiting)
+        assert gave_up.wait(15).exit_code == 0
         phone = softphone_factory(pbx, 0)
         async with ready_operator(server, pbx, phone) as (ext, _):
             ready_at = time.time()
@@ -145,7 +146,8 @@ async def test_an_abandoned_call_is_called_back_and_connected_to_a_ready_operato
     async with server.core.sessionmaker() as session:
         (dial,) = await dialer_repo.dials_of(session=session, task_id=done.id)
     assert (dial.outcome, dial.operator_extension, dial.dial_status) == ("connected", ext, "ANSWER")
-    assert [e.dial_state for e in seen] == ["dialing", "connected"]
+    assert [e.dial_state for e in seen] == ["waiting", "dialing", "connected"]
+    assert seen[0].missed_count == 1 and seen[0].status == "open"
     assert seen[-1].connected_to == ext and seen[-1].status == "done"
 
 
