@@ -430,6 +430,13 @@ def parse_event(headers: Mapping[str, str]) -> AmiEvent:
     except ValueError as err:
         raise MalformedAmiMessage(f"{name}: {err}") from err
     if issubclass(cls, ChannelEvent):
+        dest = values.get("dest")
+        if not values.get("uniqueid") and issubclass(cls, _AgentEvent) and dest is not None:
+            # A caller who hangs up as the member's leg ends can leave app_queue without the
+            # caller's snapshot (seen in AgentComplete): the member's leg still names the
+            # call, and the caller's channel is the one that opened it (its Uniqueid is the
+            # Linkedid).
+            values["uniqueid"] = values["linkedid"] = dest.linkedid
         if not values.get("uniqueid") and not cls.channel_optional:
             raise MalformedAmiMessage(f"{name} without a Uniqueid")
         if cls is UserEvent:

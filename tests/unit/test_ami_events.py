@@ -8,6 +8,7 @@ import pytest
 
 from telephony.ami_events import (
     EVENT_TYPES,
+    AgentComplete,
     AgentConnect,
     ChannelInfo,
     DialBegin,
@@ -109,6 +110,22 @@ def test_unknown_event_keeps_its_headers() -> None:
 def test_malformed_events_raise(headers: dict[str, str]) -> None:
     with pytest.raises(MalformedAmiMessage):
         parse_event(headers)
+
+
+def test_agent_complete_without_the_callers_snapshot_names_the_call_by_the_member_leg() -> None:
+    # Seen live: the caller hung up as the operator's leg ended; app_queue sent only the
+    # member's (Dest) channel. Dropping the event left the seat "talking" for good.
+    event = parse_event({
+        "Event": "AgentComplete", "Queue": "hotline-default", "MemberName": "op1001",
+        "Interface": "PJSIP/op1001", "HoldTime": "1", "TalkTime": "3", "Reason": "caller",
+        "DestChannel": "PJSIP/op1001-00000002", "DestUniqueid": "1795339743.13",
+        "DestLinkedid": "1795339743.12",
+    })  # fmt: skip
+    assert isinstance(event, AgentComplete)
+    assert event.call_id == "1795339743.12" and event.talk_time == 3
+    assert event.dest is not None and event.dest.uniqueid == "1795339743.13"
+    with pytest.raises(MalformedAmiMessage):  # neither leg: still refused
+        parse_event({"Event": "AgentComplete", "Interface": "PJSIP/op1001"})
 
 
 def test_required_event_names_have_classes() -> None:
