@@ -35,6 +35,7 @@ from telephony.callback_dialer import build as callback_dialer
 from telephony.operator_service import build as operators
 from tests.fixtures.server import ServerHandle
 from tests.integration.operator_desk import Browser, browser
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -55,18 +56,6 @@ ServerFactory = Callable[..., Awaitable[ServerHandle]]
 async def tasks(server: ServerHandle) -> list[CallbackTaskPublic]:
     async with server.core.sessionmaker() as session:
         return await call_repo.list_callbacks(session=session, status=None)
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 30) -> Any:
-    """Poll `check` until it returns something truthy (a deadline, no fixed sleeps)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.1)  # polling interval, with a deadline
 
 
 @asynccontextmanager
@@ -111,7 +100,7 @@ async def test_an_abandoned_call_is_called_back_and_connected_to_a_ready_operato
         caller = "13900001111"
         gave_up = citizen_factory(pbx, number="12345", caller=caller, hangup_after=2)
         gave_up.start()
-        (task,) = await until(lambda: tasks(server), "the missed call's callback task")
+        (task,) = await until(lambda: tasks(server), "the missed call's callback task", within=30)
         assert (task.number, task.line, task.dial_state) == (caller, "12345", DialState.waiting)
         assert gave_up.wait(15).exit_code == 0
         phone = softphone_factory(pbx, 0)
@@ -123,7 +112,7 @@ async def test_an_abandoned_call_is_called_back_and_connected_to_a_ready_operato
                 (t,) = await tasks(server)
                 return t if t.status == CallbackStatus.done else None
 
-            done = await until(connected, "the task closed as connected")
+            done = await until(connected, "the task closed as connected", within=30)
             phone.hangup()
             assert phone_of_citizen.wait(15).exit_code == 0
         seen: list[CallbackTaskChanged] = []
@@ -197,25 +186,25 @@ async def test_busy_then_connected_on_the_retry_and_others_back_to_operators_wit
 
     phone = softphone_factory(pbx, 1)
     async with ready_operator(server, pbx, phone) as (ext, desk):
-        first = await until(attempted("busy", 1), "the busy attempt")
+        first = await until(attempted("busy", 1), "the busy attempt", within=30)
         assert (first.dial_state, first.dial_outcome) == (DialState.waiting, "busy")
         assert first.next_dial_at is not None
         busy.wait(10)
         answering = callback_citizen_factory(answer="answer", sip_port=busy.sip_port)
-        lost = await until(attempted("nobody", 1), "the unreachable attempt")
+        lost = await until(attempted("nobody", 1), "the unreachable attempt", within=30)
         assert (lost.dial_state, lost.dial_outcome) == (DialState.manual, "unreachable")
         assert lost.status == CallbackStatus.open  # back on the desk's list
         assert (lost.dial_reason or "").startswith("unreachable after 1 attempt(s)")
         # The busy number's retry is due before the silent one is first dialled (oldest
         # miss first); one operator, so one dial at a time.
         await asyncio.to_thread(phone.wait_event, "CALL_ESTABLISHED", 30)
-        retried = await until(attempted("busy", 2), "the retry of the busy number")
+        retried = await until(attempted("busy", 2), "the retry of the busy number", within=30)
         phone.hangup()
         assert answering.wait(15).exit_code == 0
-        await until(attempted("silent", 1), "the first unanswered attempt")
+        await until(attempted("silent", 1), "the first unanswered attempt", within=30)
         silent.wait(10)
         callback_citizen_factory(answer="no-answer", sip_port=silent.sip_port)
-        given_up = await until(attempted("silent", 2), "the second unanswered attempt")
+        given_up = await until(attempted("silent", 2), "the second unanswered attempt", within=30)
         # The desk: the mode; the dials of a task; a task is taken by hand, a closed one not.
         status, body = await desk.get("/api/callbacks/dialer")
         assert status == 200 and (body["mode"], body["max_attempts"]) == ("auto", 2), body

@@ -32,6 +32,7 @@ from lab.ports import free_tcp_port
 from telephony.call_models import CallRecord
 from telephony.catalogue import load_catalogue as load_hotlines
 from tests.fixtures.server import ServerHandle
+from tests.waiting import until
 from workorders import repo as orders
 
 pytestmark = pytest.mark.integration
@@ -58,14 +59,6 @@ def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
     yield lambda port: _point_taps_at(pbx, port)
     if pbx.is_running:
         _point_taps_at(pbx, pbx.config.audiosocket_port)
-
-
-async def _until(check: Callable[[], Awaitable[bool]], deadline: float, what: str) -> None:
-    end = time.monotonic() + deadline
-    while not await check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _listening(port: int) -> bool:
@@ -115,7 +108,7 @@ async def test_a_live_call_ends_in_a_dispatched_order(
              "number_style": "ko", "workers": 2, "max_streams": 4, "admit_max_lag": 0},
         operators={"wrap_up_seconds": 0},
     )  # fmt: skip
-    await _until(lambda: _listening(port), 30, "the AudioSocket server")
+    await until(lambda: _listening(port), "the AudioSocket server", within=30)
     phone = await asyncio.to_thread(softphone_factory, pbx, 0)
     await _operator_ready(server, phone.operator.extension)
 
@@ -154,7 +147,7 @@ async def test_a_live_call_ends_in_a_dispatched_order(
         said[:] = [seg.text for seg in segments if seg.channel == "caller" and seg.text]
         return bool(said) and record is not None and record.ended_at is not None
 
-    await _until(stored, 10, "the call record closed and the caller's transcript stored")
+    await until(stored, "the call record closed and the caller's transcript stored", within=10)
 
     token = await _desk_token(server)
     async with ClientSession(

@@ -12,7 +12,6 @@ bearer token) then shows the counts and the lights newest first, and a
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from hotline.db import session_factory
 from ivr_flows import repo as jobs
 from ivr_flows.models import CallbackJob, JobState
 from tests.fixtures.server import ServerHandle
+from tests.waiting import until
 from workorders import repo
 from workorders.catalogue import load_catalogue
 from workorders.feature import build as workorders
@@ -44,14 +44,6 @@ from workorders.sla import load_presets
 
 pytestmark = pytest.mark.integration
 OPERATOR = Actor("op-wb", Role.operator)
-
-
-async def _until(check: Callable[[], Awaitable[bool]], deadline: float, what: str) -> None:
-    end = time.monotonic() + deadline
-    while not await check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_order_lights_and_surveys_reach_the_wallboard(
@@ -115,7 +107,7 @@ async def test_order_lights_and_surveys_reach_the_wallboard(
             figures[:] = [f]
             return (f.orders.red, f.orders.yellow, len(f.lights)) == (2, 1, 3)
 
-        await _until(board_shows_it, 20, "two red and one yellow order on the wallboard")
+        await until(board_shows_it, "two red and one yellow order on the wallboard", within=20)
         async with ClientSession(headers={"Authorization": f"Bearer {operator_token}"}) as op:
             for path in ("/api/wallboard/figures", "/wallboard"):
                 async with op.get(server.http_url + path, allow_redirects=False) as r:
@@ -131,7 +123,7 @@ async def test_order_lights_and_surveys_reach_the_wallboard(
         async def pushed_it() -> bool:
             return any(p["orders"]["red"] == 2 and p["surveys"]["due"] == 2 for p in pushed)
 
-        await _until(pushed_it, 10, "a system.wallboard event with the same figures")
+        await until(pushed_it, "a system.wallboard event with the same figures", within=10)
         listener.cancel()
 
 

@@ -9,12 +9,8 @@ keeps that time, a new state starts a new one.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import ClientSession
@@ -31,19 +27,11 @@ from lab.pbx import Pbx
 from telephony.operator_models import OperatorStateChange
 from tests.fixtures.server import server_settings
 from tests.integration.test_callback_dialer_stop import Server
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 # Extensions no other test's retained operator.state messages on the shared broker use.
 SEATS = ("7701", "7702", "7703")
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 15) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.1)  # polling interval, with a deadline
-    return value
 
 
 async def test_time_in_state_is_seeded_from_the_store_at_start(
