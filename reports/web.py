@@ -127,8 +127,18 @@ def _service(request: web.Request) -> ReportService:
     return request.app[_SERVICE]
 
 
-def _bad_period(request: web.Request, err: PeriodError) -> web.Response:
-    return page(request, "error.html", title="报表", status=400, message=f"报表时段有误：{err}")
+async def _report(
+    request: web.Request, *, api: bool = False
+) -> tuple[ReportService, Period, Report]:
+    """The period the query asks for and its report; a bad period is a 400 (an error page
+    in Chinese on the pages, the JSON error envelope on the API)."""
+    service = _service(request)
+    try:
+        period = service.period(request.query)
+    except PeriodError as err:
+        message = str(err) if api else f"报表时段有误：{err}"
+        raise BadRequest(message, code="bad_period") from err
+    return service, period, await service.report(period)
 
 
 def _preset_links(service: ReportService, period: Period) -> Markup:
@@ -137,12 +147,7 @@ def _preset_links(service: ReportService, period: Period) -> Markup:
 
 
 async def reports_page(request: web.Request) -> web.StreamResponse:
-    service = _service(request)
-    try:
-        period = service.period(request.query)
-    except PeriodError as err:
-        return _bad_period(request, err)
-    report = await service.report(period)
+    service, period, report = await _report(request)
     return page(
         request,
         "reports.html",
@@ -158,12 +163,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
 
 
 async def print_page(request: web.Request) -> web.StreamResponse:
-    service = _service(request)
-    try:
-        period = service.period(request.query)
-    except PeriodError as err:
-        return _bad_period(request, err)
-    report = await service.report(period)
+    _, period, report = await _report(request)
     return page(
         request,
         "reports_print.html",
@@ -175,12 +175,7 @@ async def print_page(request: web.Request) -> web.StreamResponse:
 
 
 async def reports_csv(request: web.Request) -> web.StreamResponse:
-    service = _service(request)
-    try:
-        period = service.period(request.query)
-    except PeriodError as err:
-        return _bad_period(request, err)
-    report = await service.report(period)
+    _, _, report = await _report(request)
     name = export.filename(report, "csv")
     return web.Response(
         body=export.to_csv(report).encode("utf-8"),
@@ -194,12 +189,7 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def reports_json(request: web.Request) -> web.StreamResponse:
-    service = _service(request)
-    try:
-        period = service.period(request.query)
-    except PeriodError as err:
-        raise BadRequest(str(err), code="bad_period") from err
-    report = await service.report(period)
+    _, _, report = await _report(request, api=True)
     return web.json_response(export.to_json(report), headers={"Cache-Control": "no-store"})
 
 
