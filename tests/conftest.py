@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.store",
     "tests.fixtures.server",
     "tests.fixtures.browser",
+    "tests.fixtures.speech",
 ]

