@@ -13,7 +13,9 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -184,4 +186,7 @@ def test_report_command_reads_the_configured_store(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr.decode()[-2000:]
     report = json.loads(result.stdout)
-    assert isinstance(report, dict) and report
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    assert report["period"]["kind"] == "day"
+    assert (report["period"]["from"], report["period"]["to"]) == (today, today)
+    assert report["headline"]["orders"] == 0  # an empty store: nothing counted
